@@ -1,0 +1,28 @@
+"""purejaxppo: PPO as one pure, jit-compiled JAX function, vmapped over seeds and hyperparameters."""
+
+from purejaxppo._xla import apply_cpu_scheduler_fix as _apply_cpu_scheduler_fix
+
+_apply_cpu_scheduler_fix()  # must run before JAX starts its CPU backend
+
+from purejaxppo.config import ConfigError, Hyperparams, PPOConfig  # noqa: E402
+from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
+from purejaxppo.parallel import TrainResult, train_seeds  # noqa: E402
+from purejaxppo.train import make_train  # noqa: E402
+from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition  # noqa: E402
+
+__all__ = [
+    "ConfigError",
+    "Hyperparams",
+    "Metrics",
+    "PPOConfig",
+    "RunnerState",
+    "TrainOutput",
+    "TrainResult",
+    "Transition",
+    "available_configs",
+    "config_to_dict",
+    "load_config",
+    "make_train",
+    "train_seeds",
+]
+__version__ = "0.1.0"
