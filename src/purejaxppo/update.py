@@ -110,7 +110,7 @@ def ppo_update(
             stopped,
             step + 1,
         )
-        return carry, (info, optax.global_norm(grads), applied)
+        return carry, (info, optax.tree.norm(grads), applied)
 
     def epoch(carry, epoch_key):
         shuffled = shuffle_minibatches(epoch_key, (batch, advantages, targets), num_minibatches)

@@ -1,0 +1,40 @@
+"""Shared fixtures: small configs and compiled training functions, built once per session."""
+
+from __future__ import annotations
+
+import jax
+import pytest
+
+import purejaxppo  # noqa: F401 - applies the XLA CPU flag before any JAX computation
+from purejaxppo import PPOConfig, make_train
+
+from probes import register_probes
+
+register_probes()
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> PPOConfig:
+    """CartPole with 6 updates of 4 envs x 32 steps: fast to compile and run."""
+    return PPOConfig(
+        env_id="CartPole-v1", num_envs=4, num_steps=32, total_timesteps=6 * 128,
+        update_epochs=2, num_minibatches=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_train(tiny_config):
+    """The un-jitted `train` of `tiny_config`."""
+    return make_train(tiny_config)
+
+
+@pytest.fixture(scope="session")
+def tiny_train_jit(tiny_train):
+    """`jax.jit(train)` for a single run, shared by the determinism tests."""
+    return jax.jit(tiny_train)
+
+
+@pytest.fixture(scope="session")
+def tiny_train_vmap(tiny_train):
+    """`jax.jit(jax.vmap(train, in_axes=(0, None)))` shared by the seed tests."""
+    return jax.jit(jax.vmap(tiny_train, in_axes=(0, None)))
