@@ -6,9 +6,8 @@ import jax
 import pytest
 
 import purejaxppo  # noqa: F401 - applies the XLA CPU flag before any JAX computation
-from purejaxppo import PPOConfig, make_train
-
 from probes import register_probes
+from purejaxppo import PPOConfig, make_train
 
 register_probes()
 
@@ -17,8 +16,12 @@ register_probes()
 def tiny_config() -> PPOConfig:
     """CartPole with 6 updates of 4 envs x 32 steps: fast to compile and run."""
     return PPOConfig(
-        env_id="CartPole-v1", num_envs=4, num_steps=32, total_timesteps=6 * 128,
-        update_epochs=2, num_minibatches=2,
+        env_id="CartPole-v1",
+        num_envs=4,
+        num_steps=32,
+        total_timesteps=6 * 128,
+        update_epochs=2,
+        num_minibatches=2,
     )
 
 

@@ -45,7 +45,9 @@ class _Probe(environment.Environment):
         reward = self.reward(state, action)
         new_state = ProbeState(time=state.time + 1, sign=state.sign)
         terminated = (
-            jnp.asarray(new_state.time >= self.episode_steps) if self.episode_steps else jnp.array(False)
+            jnp.asarray(new_state.time >= self.episode_steps)
+            if self.episode_steps
+            else jnp.array(False)
         )
         return self._obs(new_state), new_state, reward, terminated, {}
 

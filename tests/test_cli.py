@@ -22,18 +22,36 @@ SMALL = ["--set", "total_timesteps=2048", "--set", "num_steps=64"]
 
 def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--config", "cartpole", "--seeds", "2", "--seed", "5", "--quiet",
-                 "--out", str(out), *SMALL])
+    code = main(
+        [
+            "train",
+            "--config",
+            "cartpole",
+            "--seeds",
+            "2",
+            "--seed",
+            "5",
+            "--quiet",
+            "--out",
+            str(out),
+            *SMALL,
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.yaml", "learning_curve.png", "metrics.csv", "summary.json"
+        "config.yaml",
+        "learning_curve.png",
+        "metrics.csv",
+        "summary.json",
     ]
     config = load_config(out / "config.yaml")
     assert config == load_config("cartpole", ["total_timesteps=2048", "num_steps=64"])
     with open(out / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * config.num_updates
-    assert {"seed", "update", "env_steps", "episode_return", "approx_kl", "learning_rate"} <= set(rows[0])
+    assert {"seed", "update", "env_steps", "episode_return", "approx_kl", "learning_rate"} <= set(
+        rows[0]
+    )
     assert {r["seed"] for r in rows} == {"5", "6"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seeds"] == [5, 6] and len(summary["final_returns"]) == 2
@@ -90,8 +108,12 @@ def test_console_script_subprocess(tmp_path):
     script = Path(sys.executable).parent / "purejaxppo"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "purejaxppo.cli"]
     done = subprocess.run(
-        [*command, "train", "--set", "env_id=Cartpole-v1"], capture_output=True, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"}, cwd=tmp_path, timeout=120,
+        [*command, "train", "--set", "env_id=Cartpole-v1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        cwd=tmp_path,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

@@ -20,8 +20,17 @@ def _train(config: PPOConfig, seeds: int = 2):
 
 
 def _probe_config(env_id: str, **changes) -> PPOConfig:
-    base = dict(env_id=env_id, num_envs=8, num_steps=16, total_timesteps=8 * 16 * 150,
-                update_epochs=4, num_minibatches=4, anneal_lr=False, lr=3e-3, ent_coef=0.0)
+    base = dict(
+        env_id=env_id,
+        num_envs=8,
+        num_steps=16,
+        total_timesteps=8 * 16 * 150,
+        update_epochs=4,
+        num_minibatches=4,
+        anneal_lr=False,
+        lr=3e-3,
+        ent_coef=0.0,
+    )
     base.update(changes)
     return PPOConfig().replace(**base)
 
@@ -60,8 +69,12 @@ def test_truncation_probe(bootstrap):
     as a terminal state learns the average truncated return instead (about 3.3)."""
     gamma = 0.8
     config = _probe_config(
-        "ProbeEndless-v0", env_kwargs={"max_steps": 8}, gamma=gamma, gae_lambda=0.95,
-        bootstrap_truncated=bootstrap, total_timesteps=8 * 16 * 200,
+        "ProbeEndless-v0",
+        env_kwargs={"max_steps": 8},
+        gamma=gamma,
+        gae_lambda=0.95,
+        bootstrap_truncated=bootstrap,
+        total_timesteps=8 * 16 * 200,
     )
     train, out = _train(config)
     values = np.asarray(_values(train, out, jnp.zeros((1, 1))))

@@ -20,14 +20,30 @@ def test_rollout_shapes(tiny_config, tiny_train):
     hp = tiny_config.hparams
     state = tiny_train.init(jax.random.PRNGKey(0), hp)
     _, traj = collect_rollout(
-        state, tiny_train.env, tiny_train.env_params, tiny_train.network.apply,
-        tiny_config.num_steps, hp.gamma, normalize_observations=False, normalize_rewards=False,
-        obs_clip=10.0, reward_clip=10.0,
+        state,
+        tiny_train.env,
+        tiny_train.env_params,
+        tiny_train.network.apply,
+        tiny_config.num_steps,
+        hp.gamma,
+        normalize_observations=False,
+        normalize_rewards=False,
+        obs_clip=10.0,
+        reward_clip=10.0,
     )
     t, n = tiny_config.num_steps, tiny_config.num_envs
     chex.assert_shape(traj.obs, (t, n, 4))
-    for leaf in (traj.action, traj.reward, traj.terminated, traj.truncated, traj.value,
-                 traj.log_prob, traj.final_value, traj.episode_return, traj.episode_length):
+    for leaf in (
+        traj.action,
+        traj.reward,
+        traj.terminated,
+        traj.truncated,
+        traj.value,
+        traj.log_prob,
+        traj.final_value,
+        traj.episode_return,
+        traj.episode_length,
+    ):
         chex.assert_shape(leaf, (t, n))
     assert traj.terminated.dtype == jnp.bool_ and traj.truncated.dtype == jnp.bool_
     # a truncated step is never also terminated
@@ -100,7 +116,9 @@ def test_train_seeds_result_and_reuse(tiny_config):
     first = train_seeds(tiny_config, num_seeds=2, seed=3)
     assert first.metrics["episode_return"].shape == (2, tiny_config.num_updates)
     assert list(first.seeds) == [3, 4]
-    again = train_seeds(tiny_config, num_seeds=2, seed=3, hparams=tiny_config.hparams.replace(lr=1e-3))
+    again = train_seeds(
+        tiny_config, num_seeds=2, seed=3, hparams=tiny_config.hparams.replace(lr=1e-3)
+    )
     assert again.compile_seconds == 0.0  # the compiled program was reused
     # run i of a multi-seed call is reproduced by a single call with seed + i
     alone = train_seeds(tiny_config, num_seeds=1, seed=4)
@@ -115,8 +133,15 @@ def test_episode_metrics_are_nan_when_no_episode_finished():
     from purejaxppo import PPOConfig
 
     # Endless probe truncates after 1000 steps; with 16-step updates nothing finishes early on.
-    config = PPOConfig(env_id="ProbeEndless-v0", env_kwargs={"max_steps": 1000}, num_envs=2,
-                       num_steps=16, total_timesteps=64, num_minibatches=2, update_epochs=1)
+    config = PPOConfig(
+        env_id="ProbeEndless-v0",
+        env_kwargs={"max_steps": 1000},
+        num_envs=2,
+        num_steps=16,
+        total_timesteps=64,
+        num_minibatches=2,
+        update_epochs=1,
+    )
     out = jax.jit(make_train(config))(jax.random.PRNGKey(0), config.hparams)
     assert np.all(np.asarray(out.metrics.episodes_finished) == 0)
     assert np.all(np.isnan(np.asarray(out.metrics.episode_return)))

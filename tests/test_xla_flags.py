@@ -17,10 +17,18 @@ PROBE = "import os, purejaxppo; print(os.environ.get('XLA_FLAGS', ''))"
 
 
 def _flags_seen(env_overrides: dict[str, str]) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PUREJAXPPO_KEEP_XLA_FLAGS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PUREJAXPPO_KEEP_XLA_FLAGS")
+    }
     env.update(env_overrides)
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env,
-                          timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
     return done.stdout.strip()
 
 

@@ -120,7 +120,13 @@ class PPOConfig:
         self._validate()
 
     def _validate(self) -> None:
-        for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"):
+        for name in (
+            "num_envs",
+            "num_steps",
+            "total_timesteps",
+            "update_epochs",
+            "num_minibatches",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -186,5 +192,6 @@ class PPOConfig:
 
 
 def _divisors(n: int) -> str:
-    small = [d for d in range(1, min(n, 64) + 1) if n % d == 0]
-    return ", ".join(str(d) for d in small)
+    found = [d for d in range(1, n + 1) if n % d == 0]
+    shown = found if len(found) <= 16 else found[:15] + ["...", found[-1]]
+    return ", ".join(str(d) for d in shown)

@@ -46,9 +46,7 @@ def gae(
         advantage = delta_t + decay_t * next_advantage
         return advantage, advantage
 
-    _, advantages = jax.lax.scan(
-        backward, jnp.zeros_like(delta[0]), (delta, decay), reverse=True
-    )
+    _, advantages = jax.lax.scan(backward, jnp.zeros_like(delta[0]), (delta, decay), reverse=True)
     return advantages, advantages + value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,13 @@ KNOWN_KEYS: tuple[str, ...] = _CONFIG_FIELDS + HPARAM_FIELDS
 
 _INT_FIELDS = {"num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"}
 _BOOL_FIELDS = {
-    "shared_network", "anneal_lr", "clip_value_loss", "normalize_advantages",
-    "normalize_observations", "normalize_rewards", "bootstrap_truncated",
+    "shared_network",
+    "anneal_lr",
+    "clip_value_loss",
+    "normalize_advantages",
+    "normalize_observations",
+    "normalize_rewards",
+    "bootstrap_truncated",
 }
 _OPTIONAL_FIELDS = {"reference_return", "log_std_init"}
 _FLOAT_FIELDS = {"obs_clip", "reward_clip", *_OPTIONAL_FIELDS, *HPARAM_FIELDS}
@@ -65,6 +71,8 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid YAML in {path}{where}: {problem}") from None
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a UTF-8 text file; a config must be YAML") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -92,10 +100,32 @@ def parse_overrides(overrides: Mapping[str, Any] | Iterable[str] | None) -> dict
     return parsed
 
 
+# Names other trainers use for our keys, offered as suggestions (never silently accepted).
+_OTHER_NAMES = {
+    "learning_rate": "lr",
+    "clip_coef": "clip_eps",
+    "clip_range": "clip_eps",
+    "lambda": "gae_lambda",
+    "gae_lam": "gae_lambda",
+    "ent": "ent_coef",
+    "vf": "vf_coef",
+    "norm_adv": "normalize_advantages",
+    "clip_vloss": "clip_value_loss",
+    "env_name": "env_id",
+    "env": "env_id",
+    "num_epochs": "update_epochs",
+    "n_epochs": "update_epochs",
+    "n_steps": "num_steps",
+    "n_envs": "num_envs",
+    "anneal": "anneal_lr",
+}
+
+
 def _check_keys(values: Mapping[str, Any], source: str) -> None:
     for key in values:
         if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+            alias = _OTHER_NAMES.get(str(key).lower())
+            close = [alias] if alias else difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
 
@@ -110,7 +140,7 @@ def _coerce(key: str, value: Any) -> Any:
         return value
     if key in _INT_FIELDS:
         number = _as_number(value)
-        if number is None or number != int(number):
+        if number is None or not math.isfinite(number) or number != int(number):
             raise fail("an integer")
         return int(number)
     if key in _FLOAT_FIELDS:

@@ -9,7 +9,13 @@ from typing import Any
 import jax
 import numpy as np
 
-from purejaxppo.config import ConfigError, Hyperparams, PPOConfig, hparams_as_float32, validate_hparams
+from purejaxppo.config import (
+    ConfigError,
+    Hyperparams,
+    PPOConfig,
+    hparams_as_float32,
+    validate_hparams,
+)
 from purejaxppo.results import TrainResult
 from purejaxppo.train import make_train
 
@@ -30,9 +36,9 @@ def _vmapped_train(config: PPOConfig, per_run_hparams: bool):
 def _compiled(config: PPOConfig, num_runs: int, per_run_hparams: bool) -> tuple[Any, float]:
     keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
     scalar = () if not per_run_hparams else (num_runs,)
-    hp = Hyperparams(**{
-        k: jax.ShapeDtypeStruct(scalar, np.float32) for k in Hyperparams.__dataclass_fields__
-    })
+    hp = Hyperparams(
+        **{k: jax.ShapeDtypeStruct(scalar, np.float32) for k in Hyperparams.__dataclass_fields__}
+    )
     start = time.perf_counter()
     compiled = _vmapped_train(config, per_run_hparams).lower(keys, hp).compile()
     return compiled, time.perf_counter() - start

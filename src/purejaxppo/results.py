@@ -45,6 +45,7 @@ class TrainResult:
     compile_seconds: float  # time spent compiling in this call (0 when reused from the cache)
     run_seconds: float  # time of the compiled run alone
     env_steps_per_second: float  # over all seeds
+    completed: bool = True  # False when a chunked run was stopped before its last update
 
     @property
     def num_seeds(self) -> int:

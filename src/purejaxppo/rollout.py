@@ -67,8 +67,11 @@ def collect_rollout(
             reward_scaler, reward = scale_reward(reward_scaler, reward, done, gamma, reward_clip)
 
         state = state.replace(
-            env_state=env_state, obs=next_obs, obs_stats=obs_stats,
-            reward_scaler=reward_scaler, rng=rng,
+            env_state=env_state,
+            obs=next_obs,
+            obs_stats=obs_stats,
+            reward_scaler=reward_scaler,
+            rng=rng,
         )
         final_in = policy_input(state, info["final_observation"], normalize_observations, obs_clip)
         _, final_value = apply_fn(state.params, final_in)

@@ -13,7 +13,7 @@ from purejaxppo.gae import bootstrap_values, gae
 from purejaxppo.networks import make_network
 from purejaxppo.normalize import init_reward_scaler, init_stats, update_stats
 from purejaxppo.rollout import collect_rollout, policy_input
-from purejaxppo.types import Metrics, RunnerState, Transition, TrainOutput
+from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition
 from purejaxppo.update import make_optimizer, ppo_update
 
 TrainFn = Callable[[jax.Array, Hyperparams], TrainOutput]
@@ -50,8 +50,13 @@ def make_train(config: PPOConfig) -> TrainFn:
         )
     obs_shape = jax.eval_shape(env.reset, jax.random.PRNGKey(0), env_params)[0].shape
     network = make_network(
-        spec.size, spec.discrete, obs_shape, config.hidden_sizes, config.activation,
-        config.shared_network, log_std_init=config.log_std_init or 0.0,
+        spec.size,
+        spec.discrete,
+        obs_shape,
+        config.hidden_sizes,
+        config.activation,
+        config.shared_network,
+        log_std_init=config.log_std_init or 0.0,
     )
     apply_fn = network.apply
     steps_per_update = config.update_epochs * config.num_minibatches
@@ -68,9 +73,14 @@ def make_train(config: PPOConfig) -> TrainFn:
         if config.normalize_observations:
             obs_stats = update_stats(obs_stats, obs)
         return RunnerState(
-            params=params, opt_state=opt_state, env_state=env_state, obs=obs,
-            obs_stats=obs_stats, reward_scaler=init_reward_scaler(config.num_envs),
-            rng=rng, update=jnp.int32(0),
+            params=params,
+            opt_state=opt_state,
+            env_state=env_state,
+            obs=obs,
+            obs_stats=obs_stats,
+            reward_scaler=init_reward_scaler(config.num_envs),
+            rng=rng,
+            update=jnp.int32(0),
         )
 
     def advantages_and_targets(state: RunnerState, traj: Transition, hparams: Hyperparams):
@@ -85,18 +95,29 @@ def make_train(config: PPOConfig) -> TrainFn:
         else:  # older trainers: a time limit is treated as a terminal state
             terminated, truncated = done, jnp.zeros_like(done)
         return gae(
-            traj.reward, traj.value, next_value, terminated, truncated,
-            hparams.gamma, hparams.gae_lambda,
+            traj.reward,
+            traj.value,
+            next_value,
+            terminated,
+            truncated,
+            hparams.gamma,
+            hparams.gae_lambda,
         )
 
     def update_step(state: RunnerState, hparams: Hyperparams) -> tuple[RunnerState, Metrics]:
         hparams = _as_float32(hparams)
         # COLLECT
         state, traj = collect_rollout(
-            state, env, env_params, apply_fn, config.num_steps, hparams.gamma,
+            state,
+            env,
+            env_params,
+            apply_fn,
+            config.num_steps,
+            hparams.gamma,
             normalize_observations=config.normalize_observations,
             normalize_rewards=config.normalize_rewards,
-            obs_clip=config.obs_clip, reward_clip=config.reward_clip,
+            obs_clip=config.obs_clip,
+            reward_clip=config.reward_clip,
         )
         # ADVANTAGES
         advantages, targets = advantages_and_targets(state, traj, hparams)
@@ -104,12 +125,20 @@ def make_train(config: PPOConfig) -> TrainFn:
         flat = lambda x: x.reshape((config.batch_size,) + x.shape[2:])  # noqa: E731
         rng, update_key = jax.random.split(state.rng)
         params, opt_state, info = ppo_update(
-            state.params, state.opt_state, update_key,
-            jax.tree.map(flat, traj), flat(advantages), flat(targets), hparams,
+            state.params,
+            state.opt_state,
+            update_key,
+            jax.tree.map(flat, traj),
+            flat(advantages),
+            flat(targets),
+            hparams,
             state.update * steps_per_update,
-            apply_fn=apply_fn, update_epochs=config.update_epochs,
-            num_minibatches=config.num_minibatches, total_steps=total_opt_steps,
-            anneal_lr=config.anneal_lr, clip_value_loss=config.clip_value_loss,
+            apply_fn=apply_fn,
+            update_epochs=config.update_epochs,
+            num_minibatches=config.num_minibatches,
+            total_steps=total_opt_steps,
+            anneal_lr=config.anneal_lr,
+            clip_value_loss=config.clip_value_loss,
             normalize_advantages=config.normalize_advantages,
         )
         # METRICS

@@ -30,7 +30,7 @@ def learning_rate(
     annealed from `lr` at step 0 to `lr / total_steps` at the last step (0 after it)."""
     if not anneal:
         return jnp.asarray(lr, jnp.float32)
-    return lr * (1.0 - step.astype(jnp.float32) / total_steps)
+    return lr * jnp.maximum(1.0 - step.astype(jnp.float32) / total_steps, 0.0)
 
 
 def shuffle_minibatches(key: jax.Array, batch: Any, num_minibatches: int) -> Any:
@@ -94,9 +94,16 @@ def ppo_update(
         params, opt_state, stopped, step = carry
         mb, mb_adv, mb_targets = minibatch
         (_, info), grads = grad_fn(
-            params, apply_fn, mb, mb_adv, mb_targets,
-            hparams.clip_eps, hparams.vf_coef, hparams.ent_coef,
-            clip_value_loss, normalize_advantages,
+            params,
+            apply_fn,
+            mb,
+            mb_adv,
+            mb_targets,
+            hparams.clip_eps,
+            hparams.vf_coef,
+            hparams.ent_coef,
+            clip_value_loss,
+            normalize_advantages,
         )
         too_far = jnp.logical_and(hparams.target_kl > 0, info.approx_kl > hparams.target_kl)
         stopped = jnp.logical_or(stopped, too_far)

@@ -55,22 +55,32 @@ def write_config_yaml(path: str | Path, config_dict: Mapping[str, Any]) -> Path:
     return atomic_write_text(path, yaml.safe_dump(dict(config_dict), sort_keys=False))
 
 
-def metrics_csv_text(metrics: Mapping[str, np.ndarray], seeds: np.ndarray) -> str:
+def metric_columns(metrics: Mapping[str, np.ndarray]) -> list[str]:
+    """CSV header: seed, update, env_steps, then every other metric in `metrics`' order."""
+    return ["seed", "update", "env_steps", *(n for n in metrics if n != "env_steps")]
+
+
+def metrics_csv_text(
+    metrics: Mapping[str, np.ndarray], seeds: np.ndarray, first_update: int = 1, header: bool = True
+) -> str:
     """CSV text with one row per (seed, update): seed, update, env_steps, then every metric.
 
     Args:
         metrics: name -> `[seeds, updates]` arrays (must include `env_steps`).
         seeds: `[seeds]` seed of each row block.
+        first_update: the 1-based update number of column 0 (for chunks of a longer run).
+        header: whether to start with the header line.
     """
-    names = [n for n in metrics if n != "env_steps"]
+    names = metric_columns(metrics)[3:]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["seed", "update", "env_steps", *names])
+    if header:
+        writer.writerow(metric_columns(metrics))
     num_seeds, num_updates = metrics["env_steps"].shape
     columns = [np.asarray(metrics[n]) for n in names]
     for s in range(num_seeds):
         for u in range(num_updates):
-            row = [int(seeds[s]), u + 1, int(metrics["env_steps"][s, u])]
+            row = [int(seeds[s]), first_update + u, int(metrics["env_steps"][s, u])]
             row += [_cell(c[s, u]) for c in columns]
             writer.writerow(row)
     return buffer.getvalue()
@@ -91,7 +101,10 @@ def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
 def read_metrics_csv(path: str | Path) -> dict[str, np.ndarray]:
     """Reads a `metrics.csv` back into name -> `[seeds, updates]` float arrays (NaN for blanks)."""
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        text = handle.read()
+    if not text.endswith("\n"):  # a line cut short by a crash mid-append is dropped
+        text = text[: text.rfind("\n") + 1]
+    rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         return {}
     seeds = sorted({int(r["seed"]) for r in rows})

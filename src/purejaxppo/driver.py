@@ -1,0 +1,172 @@
+"""Drives `update_step` in jitted chunks of K updates, for live progress, logs and checkpoints."""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import jax
+import numpy as np
+
+from purejaxppo.config import (
+    HPARAM_FIELDS,
+    ConfigError,
+    Hyperparams,
+    PPOConfig,
+    hparams_as_float32,
+    validate_hparams,
+)
+from purejaxppo.parallel import seed_keys
+from purejaxppo.results import TrainResult
+from purejaxppo.train import make_train
+
+
+class Callback(Protocol):
+    """Receives the host-side stream of a chunked run. Every method is optional."""
+
+    def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None: ...
+
+    def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
+        """`metrics`: name -> `[seeds, k]` for the k updates just done; `runner_state` after them."""
+
+    def on_end(self, result: TrainResult) -> None: ...
+
+
+def default_chunk_updates(num_updates: int, target_chunks: int = 25) -> int:
+    """Updates per chunk: a divisor of `num_updates` near `num_updates / target_chunks` if one
+    exists (no second compile for a shorter last chunk), else that ratio rounded up."""
+    ideal = max(1, math.ceil(num_updates / target_chunks))
+    divisors = [d for d in range(max(1, ideal // 2), 2 * ideal + 1) if num_updates % d == 0]
+    return min(divisors, key=lambda d: abs(d - ideal)) if divisors else ideal
+
+
+@functools.lru_cache(maxsize=32)
+def _chunk_fns(config: PPOConfig, per_run_hparams: bool):
+    train = make_train(config)
+    hp_axis = 0 if per_run_hparams else None
+    init = jax.jit(jax.vmap(train.init, in_axes=(0, hp_axis)))
+
+    @functools.partial(jax.jit, static_argnums=2)
+    def run_chunk(state, hparams, length: int):
+        def one_run(s, hp):
+            return jax.lax.scan(lambda c, _: train.update_step(c, hp), s, None, length=length)
+
+        return jax.vmap(one_run, in_axes=(0, hp_axis))(state, hparams)
+
+    return init, run_chunk
+
+
+def chunk_lengths(num_updates: int, start_update: int, chunk_updates: int) -> tuple[int, ...]:
+    """The distinct chunk lengths a run from `start_update` needs (each compiles once)."""
+    remaining = num_updates - start_update
+    lengths = {min(chunk_updates, remaining)} if remaining > 0 else set()
+    if remaining > chunk_updates and remaining % chunk_updates:
+        lengths.add(remaining % chunk_updates)
+    return tuple(sorted(lengths))
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]):
+    init, run_chunk = _chunk_fns(config, per_run_hparams)
+    keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
+    shape = (num_runs,) if per_run_hparams else ()
+    hp = Hyperparams(**{k: jax.ShapeDtypeStruct(shape, np.float32) for k in HPARAM_FIELDS})
+    start = time.perf_counter()
+    init_compiled = init.lower(keys, hp).compile()
+    state = jax.eval_shape(init, keys, hp)
+    chunks = {n: run_chunk.lower(state, hp, n).compile() for n in lengths}
+    return init_compiled, chunks, time.perf_counter() - start
+
+
+def compile_chunked(
+    config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]
+) -> tuple[Any, dict[int, Any], float]:
+    """Compiles the batched `init` and one chunk program per length, once per arguments.
+
+    Returns:
+        (compiled init `(keys, hparams) -> RunnerState`, {length: compiled
+        `(state, hparams) -> (state, Metrics [runs, length])`}, seconds spent compiling in this
+        call: 0.0 when everything came from the cache).
+    """
+    hits = _compiled.cache_info().hits
+    init, chunks, seconds = _compiled(config, num_runs, per_run_hparams, lengths)
+    return init, chunks, (0.0 if _compiled.cache_info().hits > hits else seconds)
+
+
+def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
+    for callback in callbacks:
+        handler = getattr(callback, method, None)
+        if handler is not None:
+            handler(*args)
+
+
+def train_chunked(
+    config: PPOConfig,
+    num_seeds: int = 1,
+    seed: int = 0,
+    hparams: Hyperparams | None = None,
+    chunk_updates: int | None = None,
+    callbacks: Sequence[Any] = (),
+    initial_state: Any = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Trains like `train_seeds`, but in jitted chunks of `chunk_updates` updates.
+
+    With the same seed, the numbers equal those of one `train_seeds` call (bit for bit on CPU).
+
+    Args:
+        initial_state: a batched `RunnerState` (leading `[num_seeds]`) to continue from, e.g. a
+            restored checkpoint; training resumes at its update counter.
+        stop: when set (e.g. by a signal handler), the run ends after the current chunk.
+        callbacks: objects with any of `on_start`, `on_chunk`, `on_end` (see `Callback`).
+
+    Returns:
+        `TrainResult` whose metrics cover the updates run in this call (`[seeds, k_total]`);
+        `result.completed` is False if `stop` ended it early.
+    """
+    hp = hparams_as_float32(validate_hparams(config.hparams if hparams is None else hparams))
+    per_run = any(np.ndim(leaf) for leaf in jax.tree.leaves(hp))
+    done = 0 if initial_state is None else int(np.asarray(initial_state.update).reshape(-1)[0])
+    if done > config.num_updates:
+        raise ConfigError(f"the state is at update {done}, past this config's {config.num_updates}")
+    k = chunk_updates or default_chunk_updates(config.num_updates)
+    if k < 1:
+        raise ConfigError(f"chunk_updates must be a positive integer, got {k}")
+    init, compiled, compile_seconds = compile_chunked(
+        config, num_seeds, per_run, chunk_lengths(config.num_updates, done, k)
+    )
+    state = init(seed_keys(seed, num_seeds), hp) if initial_state is None else initial_state
+    seeds = np.arange(seed, seed + num_seeds)
+    _call(callbacks, "on_start", config, seeds, done)
+
+    chunks: list[dict[str, np.ndarray]] = []
+    run_seconds = 0.0
+    while done < config.num_updates and not (stop is not None and stop.is_set()):
+        length = min(k, config.num_updates - done)
+        start = time.perf_counter()
+        state, metrics = compiled[length](state, hp)
+        metrics = {name: np.asarray(v) for name, v in vars(metrics).items()}  # waits for the chunk
+        run_seconds += time.perf_counter() - start
+        done += length
+        chunks.append(metrics)
+        _call(callbacks, "on_chunk", metrics, state)
+
+    names = chunks[0].keys() if chunks else ()
+    steps = sum(c["env_steps"].shape[1] for c in chunks) * config.batch_size * num_seeds
+    result = TrainResult(
+        config=config,
+        hparams=hp,
+        seeds=seeds,
+        metrics={n: np.concatenate([c[n] for c in chunks], axis=1) for n in names},
+        runner_state=state,
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+        env_steps_per_second=steps / max(run_seconds, 1e-9),
+        completed=done >= config.num_updates,
+    )
+    _call(callbacks, "on_end", result)
+    return result
