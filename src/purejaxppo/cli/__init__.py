@@ -8,19 +8,31 @@ from collections.abc import Sequence
 
 from purejaxppo.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
 
-SUBCOMMANDS = ("train",)  # modules under purejaxppo.cli, each with add_parser(subparsers)
+
+def subcommand_modules() -> list:
+    """Every module of this package that defines `add_parser(subparsers)`, ordered by its
+    `ORDER` (then name): adding a subcommand means adding one module, nothing else."""
+    import importlib
+    import pkgutil
+
+    modules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(module, "add_parser", None)):
+            modules.append(module)
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    import importlib
-
     parser = argparse.ArgumentParser(
         prog="purejaxppo", description="PPO in one compiled JAX program, many seeds at once."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"purejaxppo.cli.{name}").add_parser(sub)
+    for module in subcommand_modules():
+        module.add_parser(sub)
     return parser
 
 

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from purejaxppo.cli import train_logging
 from purejaxppo.cli.common import check_new_out_dir, default_out, phase
+
+ORDER = 0
 
 
 def add_parser(subparsers) -> None:
@@ -31,6 +34,7 @@ def add_parser(subparsers) -> None:
         help="updates per jitted chunk between progress/log updates (default: about 25 chunks)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_logging.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -70,14 +74,12 @@ def run(args: argparse.Namespace) -> int:
     from purejaxppo.io.files import (
         CONFIG_FILE,
         CURVE_FILE,
-        METRICS_FILE,
         SUMMARY_FILE,
         write_config_yaml,
         write_json,
     )
     from purejaxppo.io.plots import plot_learning_curves
     from purejaxppo.io.progress import ProgressBar
-    from purejaxppo.io.writers import CsvWriter
     from purejaxppo.loading import config_to_dict, load_config
     from purejaxppo.train import make_train
 
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if args.log_every is not None and args.log_every < 1:
         raise ConfigError(f"--log-every must be a positive integer, got {args.log_every}")
     make_train(config)  # environment and option checks, before anything is written
+    train_logging.check_arguments(args)
     out = Path(args.out) if args.out else default_out(args.config)
     check_new_out_dir(out)
     chunk = args.log_every or default_chunk_updates(config.num_updates)
@@ -100,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             config, args.seeds, False, chunk_lengths(config.num_updates, 0, chunk)
         )
     write_config_yaml(out / CONFIG_FILE, config_to_dict(config))
-    callbacks = [ProgressBar(enabled=not args.quiet), CsvWriter(out / METRICS_FILE)]
+    callbacks = [ProgressBar(enabled=not args.quiet)]
+    callbacks += train_logging.make_callbacks(args, out, config)
     result = train_chunked(config, args.seeds, args.seed, chunk_updates=chunk, callbacks=callbacks)
     result.compile_seconds = compile_seconds
     write_json(out / SUMMARY_FILE, result.summary())
