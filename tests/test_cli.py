@@ -39,6 +39,7 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints",
         "config.yaml",
         "learning_curve.png",
         "metrics.csv",

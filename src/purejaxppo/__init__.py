@@ -5,6 +5,7 @@ from purejaxppo._xla import apply_cpu_scheduler_fix as _apply_cpu_scheduler_fix
 _apply_cpu_scheduler_fix()  # must run before JAX starts its CPU backend
 
 from purejaxppo.config import ConfigError, Hyperparams, PPOConfig  # noqa: E402
+from purejaxppo.export import load_policy, load_run  # noqa: E402
 from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
 from purejaxppo.parallel import TrainResult, train_seeds  # noqa: E402
 from purejaxppo.train import make_train  # noqa: E402
@@ -22,6 +23,8 @@ __all__ = [
     "available_configs",
     "config_to_dict",
     "load_config",
+    "load_policy",
+    "load_run",
     "make_train",
     "train_seeds",
 ]

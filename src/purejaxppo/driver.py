@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import signal
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import jax
@@ -42,6 +45,50 @@ def default_chunk_updates(num_updates: int, target_chunks: int = 25) -> int:
     ideal = max(1, math.ceil(num_updates / target_chunks))
     divisors = [d for d in range(max(1, ideal // 2), 2 * ideal + 1) if num_updates % d == 0]
     return min(divisors, key=lambda d: abs(d - ideal)) if divisors else ideal
+
+
+def checkpoint_chunking(
+    num_updates: int, log_every: int | None, checkpoint_every: int | None
+) -> tuple[int, int]:
+    """(updates per jitted chunk, updates between checkpoints); checkpoints fall on chunk ends.
+
+    With both options the chunk is their gcd; with `--checkpoint-every` alone, its largest
+    divisor not above the default chunk; by default about 5 checkpoints per run.
+    """
+    for name, value in (("--log-every", log_every), ("--checkpoint-every", checkpoint_every)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value}")
+    chunk = log_every or default_chunk_updates(num_updates)
+    if checkpoint_every is None:
+        return chunk, chunk * max(1, round(num_updates / chunk / 5))
+    if log_every is not None:
+        return math.gcd(log_every, checkpoint_every), checkpoint_every
+    return max(d for d in range(1, chunk + 1) if checkpoint_every % d == 0), checkpoint_every
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
+    """While active, SIGINT/SIGTERM set `stop` (the run ends after its current chunk); a second
+    signal raises KeyboardInterrupt. Yields the list of signals received."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        received.append(signum)
+        stop.set()
+        name = signal.Signals(signum).name
+        print(f"\n{name}: finishing the current chunk, then saving a checkpoint", file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,0 +1,125 @@
+"""Trained runs for notebooks: `load_run` (config and metrics) and `load_policy` (a pure policy)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from purejaxppo.config import ConfigError, PPOConfig
+
+PolicyFn = Callable[..., jax.Array]
+
+
+@dataclasses.dataclass
+class Run:
+    """A run folder read back: its config and its metrics as written during training."""
+
+    path: Path
+    config: PPOConfig
+    metrics: dict[str, np.ndarray]  # name -> [seeds, updates] float64 (NaN where blank/absent)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The integer seed of each run, in the order of the metrics' first axis."""
+        seed = self.metrics.get("seed")
+        return [] if seed is None else [int(s) for s in seed[:, 0]]
+
+
+def run_config(run_dir: str | Path) -> PPOConfig:
+    """The config a run folder was trained with (its `config.yaml`)."""
+    from purejaxppo.io.files import CONFIG_FILE
+    from purejaxppo.loading import load_config
+
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder: {CONFIG_FILE} is missing")
+    return load_config(path)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Reads a run folder's config and `metrics.csv` (empty metrics if no update finished yet).
+
+    Returns:
+        `Run` with `config` and `metrics` (name -> `[seeds, updates]`, including `seed` and
+        `update` columns).
+    """
+    from purejaxppo.io.files import METRICS_FILE, read_metrics_csv
+
+    config = run_config(run_dir)
+    path = Path(run_dir) / METRICS_FILE
+    metrics = read_metrics_csv(path) if path.is_file() else {}
+    return Run(path=Path(run_dir), config=config, metrics=metrics)
+
+
+def restore_run(run_dir: str | Path, step: int | None = None):
+    """Restores a run's checkpoint: `step`, or the newest valid one.
+
+    Returns:
+        (config, `Checkpoint` whose state leaves are batched `[seeds, ...]`).
+    """
+    from purejaxppo.io.checkpoint import CHECKPOINT_DIR, CheckpointStore
+
+    config = run_config(run_dir)
+    store = CheckpointStore(Path(run_dir) / CHECKPOINT_DIR, create=False)
+    try:
+        meta = store.read_meta(step)
+        return config, store.restore(config, int(meta["num_seeds"]), step)
+    finally:
+        store.close()
+
+
+def seed_index(meta: dict[str, Any], seed: int) -> int:
+    """Position of the run trained with integer `seed` in a checkpoint's batched state."""
+    first, count = int(meta["seed"]), int(meta["num_seeds"])
+    if not first <= seed < first + count:
+        raise ConfigError(
+            f"seed {seed} is not in this run; it trained seeds {first}..{first + count - 1}"
+        )
+    return seed - first
+
+
+def load_policy(
+    run_dir: str | Path, seed: int = 0, deterministic: bool = False, step: int | None = None
+) -> PolicyFn:
+    """A trained policy as a pure function, with observation normalization folded in.
+
+    Args:
+        run_dir: a run folder written by `purejaxppo train`.
+        seed: which of the run's seeds (its integer seed, as in `metrics.csv`).
+        deterministic: take the most likely action (the `key` argument is then ignored).
+        step: a checkpoint's update number (default: the newest valid checkpoint).
+
+    Returns:
+        `policy(obs, key=None) -> action` for raw observations `[*obs_shape]` or
+        `[batch, *obs_shape]`; actions `[]`/`[batch]` (discrete) or `[..., A]` (continuous).
+        jit/vmap-able. It also carries `.params`, `.obs_stats`, `.config` and `.step`.
+    """
+    from purejaxppo.evaluate import make_act
+    from purejaxppo.train import make_train
+
+    config, checkpoint = restore_run(run_dir, step)
+    index = seed_index(checkpoint.meta, seed)
+    params = jax.tree.map(lambda x: x[index], checkpoint.state.params)
+    obs_stats = jax.tree.map(lambda x: x[index], checkpoint.state.obs_stats)
+    act = make_act(
+        make_train(config).network.apply,
+        config.normalize_observations,
+        config.obs_clip,
+        deterministic,
+    )
+
+    def policy(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        if key is None:
+            if not deterministic:
+                raise ConfigError("a sampling policy needs a PRNG key: policy(obs, key)")
+            key = jax.random.PRNGKey(0)  # unused by the mode
+        return act(params, obs_stats, obs, key)
+
+    policy.params, policy.obs_stats = params, obs_stats
+    policy.config, policy.step = config, checkpoint.step
+    return policy

@@ -1,0 +1,131 @@
+"""Animated GIF of one episode of a trained policy, drawn with gymnax's visualizer."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from purejaxppo.config import ConfigError
+
+# The environments gymnax.visualize.Visualizer can draw (classic control, MinAtar, a few more).
+DRAWABLE = (
+    "Acrobot-v1",
+    "CartPole-v1",
+    "Pendulum-v1",
+    "MountainCar-v0",
+    "MountainCarContinuous-v0",
+    "Asterix-MinAtar",
+    "Breakout-MinAtar",
+    "Freeway-MinAtar",
+    "Seaquest-MinAtar",
+    "SpaceInvaders-MinAtar",
+    "Catch-bsuite",
+    "Pong-misc",
+)
+
+
+def check_drawable(env_id: str) -> None:
+    """Raises `ConfigError` for an environment gymnax's visualizer cannot draw."""
+    if env_id not in DRAWABLE:
+        raise ConfigError(
+            f"cannot render {env_id}: gymnax's visualizer draws only {', '.join(DRAWABLE)}"
+        )
+
+
+def play_episode(train: Any, policy: Any, seed: int = 0, max_steps: int | None = None):
+    """Plays one episode of `policy` (from `load_policy`) in `train.env` from a reset drawn
+    with `seed`.
+
+    Returns:
+        (list of the gymnax env states the policy acted on, one per step, `[T]` raw rewards).
+    """
+    from purejaxppo.evaluate import episode_steps
+
+    env, env_params = train.env, train.env_params
+    steps = episode_steps(env_params, max_steps)
+
+    @jax.jit
+    def rollout(key):
+        key, reset_key = jax.random.split(key)
+        obs, state = env.reset(reset_key, env_params)
+
+        def step(carry, _):
+            obs, state, key = carry
+            key, act_key, env_key = jax.random.split(key, 3)
+            action = policy(obs, act_key)
+            next_obs, next_state, reward, terminated, truncated, _ = env.step(
+                env_key, state, action, env_params
+            )
+            done = jax.numpy.logical_or(terminated, truncated)
+            return (next_obs, next_state, key), (state.env_state, reward, done)
+
+        _, trace = jax.lax.scan(step, (obs, state, key), None, length=steps)
+        return trace
+
+    states, rewards, done = jax.device_get(rollout(jax.random.PRNGKey(seed)))
+    length = int(np.argmax(done)) + 1 if done.any() else steps
+    frames = [jax.tree.map(lambda x, t=t: x[t], states) for t in range(length)]
+    return frames, np.asarray(rewards[:length], np.float64)
+
+
+def write_gif(env: Any, env_params: Any, frames: list, rewards: np.ndarray, out: Path) -> Path:
+    """Draws `frames` (states of the gymnax environment `env`) with gymnax's `Visualizer` into
+    the GIF `out`, written whole (temp file + rename)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws off-screen, silently
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".gif", dir=out.parent)
+    os.close(fd)
+    try:
+        from gymnax.visualize import Visualizer
+
+        Visualizer(env, env_params, frames, np.cumsum(rewards)).animate(tmp)
+        if os.path.getsize(tmp) == 0:
+            raise RuntimeError("the visualizer wrote an empty file")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except ModuleNotFoundError as error:
+        raise ConfigError(
+            f"rendering {env.name} needs {error.name}: pip install {error.name}"
+        ) from None
+    except Exception as error:
+        if type(error).__name__ == "DependencyNotInstalled":  # gymnasium's: pygame is missing
+            raise ConfigError(f"rendering {env.name}: {error}") from None
+        raise
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out
+
+
+def render_run(
+    run_dir: str | Path,
+    out: str | Path,
+    seed: int = 0,
+    deterministic: bool = True,
+    max_steps: int | None = None,
+    episode_seed: int = 0,
+) -> tuple[Path, int, float]:
+    """Renders one episode of seed `seed`'s newest valid checkpoint of a run to a GIF.
+
+    Returns:
+        (path written, episode length in steps, episode return).
+    """
+    from purejaxppo.export import load_policy, run_config
+    from purejaxppo.train import make_train
+
+    config = run_config(run_dir)
+    check_drawable(config.env_id)
+    policy = load_policy(run_dir, seed=seed, deterministic=deterministic)
+    train = make_train(config)
+    frames, rewards = play_episode(train, policy, episode_seed, max_steps)
+    path = write_gif(train.env.env, train.env_params, frames, rewards, Path(out))
+    return path, len(frames), float(rewards.sum())
