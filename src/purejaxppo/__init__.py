@@ -8,6 +8,7 @@ from purejaxppo.config import ConfigError, Hyperparams, PPOConfig  # noqa: E402
 from purejaxppo.export import load_policy, load_run  # noqa: E402
 from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
 from purejaxppo.parallel import TrainResult, train_seeds  # noqa: E402
+from purejaxppo.sweep import LogUniform, SweepResult, Uniform, sweep  # noqa: E402
 from purejaxppo.train import make_train  # noqa: E402
 from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition  # noqa: E402
 
@@ -16,16 +17,20 @@ __all__ = [
     "Hyperparams",
     "Metrics",
     "PPOConfig",
+    "LogUniform",
     "RunnerState",
+    "SweepResult",
     "TrainOutput",
     "TrainResult",
     "Transition",
+    "Uniform",
     "available_configs",
     "config_to_dict",
     "load_config",
     "load_policy",
     "load_run",
     "make_train",
+    "sweep",
     "train_seeds",
 ]
 __version__ = "0.1.0"

@@ -1,15 +1,20 @@
-"""Runs many seeds (and hyperparameter settings) of one config as a single compiled program."""
+"""Runs many seeds and hyperparameter settings of one config as one compiled, sharded program."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from purejaxppo.config import (
+    HPARAM_FIELDS,
     ConfigError,
     Hyperparams,
     PPOConfig,
@@ -19,6 +24,8 @@ from purejaxppo.config import (
 from purejaxppo.results import TrainResult
 from purejaxppo.train import make_train
 
+RUN_AXIS = "runs"  # the mesh axis the run dimension is sharded over
+
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     """`[num_seeds, 2]` keys: run i gets `PRNGKey(seed + i)`, so `train_seeds(seed=s + i)` alone
@@ -26,22 +33,77 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     return jax.vmap(jax.random.PRNGKey)(np.arange(seed, seed + num_seeds))
 
 
+def padded_size(n: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= `n`."""
+    return -(-n // multiple) * multiple
+
+
+def pad_runs(tree: Any, size: int) -> Any:
+    """Pads every leaf's leading `[runs]` axis to `size` by repeating the last run (valid values,
+    so padded runs train normally; callers drop them)."""
+
+    def pad(x):
+        x = np.asarray(x)
+        extra = size - x.shape[0]
+        return x if extra <= 0 else np.concatenate([x, np.repeat(x[-1:], extra, axis=0)])
+
+    return jax.tree.map(pad, tree)
+
+
+def chunk_plan(num_runs: int, max_parallel: int | None, num_devices: int = 1) -> tuple[int, int]:
+    """(runs per call, number of calls) for `num_runs` runs.
+
+    Every call has the same size (the last is padded), so one compiled program serves all. The
+    size is a multiple of `num_devices`: rounded down from an explicit `max_parallel` (at least
+    one run per device), rounded up when all runs fit in one call.
+    """
+    if max_parallel is None or max_parallel >= num_runs:
+        size = padded_size(num_runs, num_devices)
+    else:
+        size = max(num_devices, max_parallel // num_devices * num_devices)
+    return size, math.ceil(num_runs / size)
+
+
+def _shardings(devices: tuple, per_run_hparams: bool) -> tuple[Any, Any]:
+    if len(devices) < 2:
+        return None, None
+    mesh = Mesh(np.array(devices), (RUN_AXIS,))
+    runs = NamedSharding(mesh, PartitionSpec(RUN_AXIS))
+    return runs, runs if per_run_hparams else NamedSharding(mesh, PartitionSpec())
+
+
 @functools.lru_cache(maxsize=32)
-def _vmapped_train(config: PPOConfig, per_run_hparams: bool):
+def _program(config: PPOConfig, per_run_hparams: bool, with_state: bool, devices: tuple = ()):
+    """`jit(vmap(train))`; with several `devices`, its inputs are sharded over them by run."""
     train = make_train(config)
-    return jax.jit(jax.vmap(train, in_axes=(0, 0 if per_run_hparams else None)))
+    vmapped = jax.vmap(train, in_axes=(0, 0 if per_run_hparams else None))
+    fn = vmapped if with_state else lambda keys, hp: vmapped(keys, hp).metrics  # state freed early
+    key_sharding, hp_sharding = _shardings(devices, per_run_hparams)
+    if key_sharding is None:
+        return jax.jit(fn)
+    return jax.jit(fn, in_shardings=(key_sharding, hp_sharding))
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(config: PPOConfig, num_runs: int, per_run_hparams: bool) -> tuple[Any, float]:
+def _compiled(
+    config: PPOConfig,
+    num_runs: int,
+    per_run_hparams: bool,
+    devices: tuple = (),
+    with_state: bool = True,
+) -> tuple[Any, float]:
     keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
-    scalar = () if not per_run_hparams else (num_runs,)
-    hp = Hyperparams(
-        **{k: jax.ShapeDtypeStruct(scalar, np.float32) for k in Hyperparams.__dataclass_fields__}
-    )
+    leaf = jax.ShapeDtypeStruct((num_runs,) if per_run_hparams else (), np.float32)
+    hp = Hyperparams(**{k: leaf for k in HPARAM_FIELDS})
     start = time.perf_counter()
-    compiled = _vmapped_train(config, per_run_hparams).lower(keys, hp).compile()
+    compiled = _program(config, per_run_hparams, with_state, devices).lower(keys, hp).compile()
     return compiled, time.perf_counter() - start
+
+
+def _cached(config: PPOConfig, num_runs: int, per_run: bool, devices: tuple = (), state=True):
+    hits = _compiled.cache_info().hits
+    compiled, seconds = _compiled(config, num_runs, per_run, devices, state)
+    return compiled, (0.0 if _compiled.cache_info().hits > hits else seconds)
 
 
 def compile_train(
@@ -53,9 +115,14 @@ def compile_train(
         (compiled function `(keys [runs, 2], hparams) -> TrainOutput`, seconds spent compiling in
         this call: 0.0 when the compiled program came from the cache).
     """
-    cached = _compiled.cache_info().hits
-    compiled, seconds = _compiled(config, num_runs, per_run_hparams)
-    return compiled, (0.0 if _compiled.cache_info().hits > cached else seconds)
+    return _cached(config, num_runs, per_run_hparams)
+
+
+def _place(keys: Any, hp: Hyperparams, devices: tuple, per_run: bool) -> tuple[Any, Any]:
+    key_sharding, hp_sharding = _shardings(devices, per_run)
+    if key_sharding is None:
+        return keys, hp
+    return jax.device_put(keys, key_sharding), jax.device_put(hp, hp_sharding)
 
 
 def train_seeds(
@@ -65,6 +132,9 @@ def train_seeds(
     hparams: Hyperparams | None = None,
 ) -> TrainResult:
     """Trains `num_seeds` independent runs of `config` in one jitted, vmapped program.
+
+    With several devices, the seed axis is sharded over all of them (padded to a multiple of the
+    device count; the padding is dropped).
 
     Args:
         config: the static configuration.
@@ -89,11 +159,19 @@ def train_seeds(
         raise ConfigError(
             f"hyperparameter leaves must all be scalars or all shaped [{num_seeds}], got {shapes}"
         )
-    compiled, compile_seconds = compile_train(config, num_seeds, per_run)
-    keys = seed_keys(seed, num_seeds)
+    devices = tuple(jax.devices()) if jax.device_count() > 1 else ()
+    size = padded_size(num_seeds, max(1, len(devices)))
+    compiled, compile_seconds = _cached(config, size, per_run, devices)
+    keys, hp_in = _place(
+        pad_runs(seed_keys(seed, num_seeds), size),
+        pad_runs(hp, size) if per_run else hp,
+        devices,
+        per_run,
+    )
     start = time.perf_counter()
-    out = jax.block_until_ready(compiled(keys, hp))
+    out = jax.block_until_ready(compiled(keys, hp_in))
     run_seconds = time.perf_counter() - start
+    out = jax.tree.map(lambda x: x[:num_seeds], out)
     metrics = {k: np.asarray(v) for k, v in vars(out.metrics).items()}
     return TrainResult(
         config=config,
@@ -104,4 +182,82 @@ def train_seeds(
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         env_steps_per_second=num_seeds * config.env_steps_per_run / max(run_seconds, 1e-9),
+    )
+
+
+def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
+    for callback in callbacks:
+        handler = getattr(callback, method, None)
+        if handler is not None:
+            handler(*args)
+
+
+@dataclasses.dataclass
+class RunsOutput:
+    """What `train_runs` returns: metrics per run and how the runs were executed."""
+
+    metrics: dict[str, np.ndarray]  # name -> [runs, updates]
+    compile_seconds: float  # compiling in this call (0 when the program was cached)
+    run_seconds: float  # all calls of the compiled program
+    chunk_size: int  # runs per call (padding included)
+    num_chunks: int  # calls made
+    num_devices: int  # devices the run axis was sharded over
+
+
+def train_runs(
+    config: PPOConfig,
+    seeds: Sequence[int] | np.ndarray,
+    hparams: Hyperparams,
+    max_parallel: int | None = None,
+    devices: Sequence[Any] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> RunsOutput:
+    """Trains one run per entry of `seeds`, run i with key `PRNGKey(seeds[i])` and the i-th value
+    of every `hparams` leaf, as `jit(vmap(train, in_axes=(0, 0)))`: one compile for all runs.
+
+    Runs go `max_parallel` per call (the last call padded, so it reuses the program), and each
+    call's run axis is sharded over `devices` (default all of `jax.devices()`).
+
+    Args:
+        seeds: `[runs]` integer seeds.
+        hparams: leaves shaped `[runs]`.
+        callbacks: objects with any of `on_compile_start(runs_per_call)`,
+            `on_compile_end(seconds)`, `on_chunk_start(index, num_chunks)` and
+            `on_chunk_end(runs_done, runs_total, seconds)`.
+
+    Returns:
+        `RunsOutput` with NumPy metrics `[runs, updates]` (padding dropped) and timings.
+    """
+    seeds = np.asarray(seeds, dtype=np.int64)
+    num_runs = seeds.shape[0]
+    hp = hparams_as_float32(hparams)
+    if {np.shape(leaf) for leaf in jax.tree.leaves(hp)} != {(num_runs,)}:
+        raise ConfigError(f"every hyperparameter leaf must be shaped [{num_runs}] (one per run)")
+    devices = tuple(devices or jax.devices())
+    size, num_chunks = chunk_plan(num_runs, max_parallel, len(devices))
+    _call(callbacks, "on_compile_start", size)
+    sharded_over = devices if len(devices) > 1 else ()
+    compiled, compile_seconds = _cached(config, size, True, sharded_over, False)
+    _call(callbacks, "on_compile_end", compile_seconds)
+    keys = pad_runs(np.asarray(jax.vmap(jax.random.PRNGKey)(seeds)), size * num_chunks)
+    hp = pad_runs(hp, size * num_chunks)
+    parts: list[dict[str, np.ndarray]] = []
+    run_seconds = 0.0
+    for c in range(num_chunks):
+        part = slice(c * size, (c + 1) * size)
+        _call(callbacks, "on_chunk_start", c, num_chunks)
+        start = time.perf_counter()
+        inputs = _place(keys[part], jax.tree.map(lambda x, p=part: x[p], hp), devices, True)
+        metrics = compiled(*inputs)
+        parts.append({n: np.asarray(v) for n, v in vars(metrics).items()})  # waits for the call
+        seconds = time.perf_counter() - start
+        run_seconds += seconds
+        _call(callbacks, "on_chunk_end", min(num_runs, (c + 1) * size), num_runs, seconds)
+    return RunsOutput(
+        metrics={n: np.concatenate([p[n] for p in parts])[:num_runs] for n in parts[0]},
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+        chunk_size=size,
+        num_chunks=num_chunks,
+        num_devices=len(devices),
     )
