@@ -116,3 +116,24 @@ def test_load_run_and_policy_of_a_trained_run(tmp_path_factory):
     assert (final.step, earlier.step) == (288, 144)
     obs = jnp.zeros((3, 4))
     assert final(obs).shape == (3,) and final(obs).dtype == jnp.int32
+
+
+def test_policy_from_result_matches_the_network_greedy_action():
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from purejaxppo import PPOConfig, train_seeds
+    from purejaxppo.export import policy_from_result
+    from purejaxppo.train import make_train
+
+    config = PPOConfig(num_envs=4, num_steps=32, total_timesteps=256, update_epochs=1,
+                       num_minibatches=2)
+    result = train_seeds(config, num_seeds=2, seed=0)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (16, 4))
+    params = jax.tree.map(lambda x: x[1], result.runner_state.params)
+    logits = make_train(config).network.apply(params, obs)[0].logits
+    policy = policy_from_result(result, index=1, deterministic=True)
+    np.testing.assert_array_equal(np.asarray(policy(obs)), np.asarray(jnp.argmax(logits, -1)))
+    with pytest.raises(ConfigError, match="out of range"):
+        policy_from_result(result, index=2)

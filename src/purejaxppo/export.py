@@ -123,3 +123,38 @@ def load_policy(
     policy.params, policy.obs_stats = params, obs_stats
     policy.config, policy.step = config, checkpoint.step
     return policy
+
+
+def policy_from_result(result: Any, index: int = 0, deterministic: bool = False) -> PolicyFn:
+    """The policy of run `index` of an in-memory `TrainResult` (e.g. from `train_seeds`), with
+    observation normalization folded in; the same contract as `load_policy`'s policy.
+
+    Returns:
+        `policy(obs, key=None) -> action`, jit/vmap-able, carrying `.params` and `.obs_stats`.
+    """
+    from purejaxppo.evaluate import make_act
+    from purejaxppo.train import make_train
+
+    if not 0 <= index < result.num_seeds:
+        raise ConfigError(
+            f"index {index} is out of range: the result holds {result.num_seeds} runs"
+        )
+    config = result.config
+    params = jax.tree.map(lambda x: x[index], result.runner_state.params)
+    obs_stats = jax.tree.map(lambda x: x[index], result.runner_state.obs_stats)
+    act = make_act(
+        make_train(config).network.apply,
+        config.normalize_observations,
+        config.obs_clip,
+        deterministic,
+    )
+
+    def policy(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        if key is None:
+            if not deterministic:
+                raise ConfigError("a sampling policy needs a PRNG key: policy(obs, key)")
+            key = jax.random.PRNGKey(0)  # unused by the mode
+        return act(params, obs_stats, obs, key)
+
+    policy.params, policy.obs_stats, policy.config = params, obs_stats, config
+    return policy
