@@ -57,6 +57,52 @@ class TrainResult:
         """`[seeds]` final return of each run (see `final_return`)."""
         return final_return(self.metrics["episode_return"])
 
+    def to_dataframe(self) -> Any:
+        """The metrics in long format, one row per (seed, update), for notebooks.
+
+        Returns:
+            A `pandas.DataFrame` with columns `seed`, `update` (1-based, as in metrics.csv),
+            `env_steps`, then every other metric; `seeds x updates` rows.
+
+        Raises:
+            ImportError: pandas is not installed (with the install command).
+        """
+        try:
+            import pandas as pd
+        except ImportError as error:
+            raise ImportError(
+                "TrainResult.to_dataframe needs pandas: pip install 'purejaxppo[pandas]'"
+            ) from error
+        steps = np.asarray(self.metrics["env_steps"])
+        num_seeds, num_updates = steps.shape
+        update = getattr(self.runner_state, "update", None)  # a resumed run starts part way
+        last = num_updates if update is None else int(np.asarray(update).reshape(-1)[0])
+        first = last - num_updates + 1
+        columns = {
+            "seed": np.repeat(np.asarray(self.seeds), num_updates),
+            "update": np.tile(np.arange(first, first + num_updates), num_seeds),
+            "env_steps": steps.reshape(-1),
+        }
+        columns.update({n: np.asarray(v).reshape(-1) for n, v in self.metrics.items()})
+        return pd.DataFrame(columns)
+
+    def plot(self, path: str | None = None, title: str = "", metric: str = "episode_return") -> Any:
+        """Learning curve of this result: mean `metric` across seeds and a 95% bootstrap band
+        vs env steps (see `purejaxppo.io.plots.learning_curve_figure`).
+
+        Args:
+            path: if given, the figure is also written there (.png, .pdf or .svg).
+
+        Returns:
+            The matplotlib `Figure` (still open, so a notebook shows it).
+        """
+        from purejaxppo.io.plots import learning_curve_figure, save_figure
+
+        fig = learning_curve_figure([(self.config.env_id, self.metrics)], title, metric=metric)
+        if path is not None:
+            save_figure(fig, path)
+        return fig
+
     def summary(self) -> dict[str, Any]:
         """A JSON-ready dict: per-seed final returns, their mean and std, timings."""
         finals = self.final_returns

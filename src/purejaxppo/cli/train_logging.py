@@ -3,22 +3,95 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib.util
 from pathlib import Path
 
-from purejaxppo.config import PPOConfig
+from purejaxppo.config import ConfigError, PPOConfig
+
+WRITERS = ("csv", "jsonl", "tensorboard", "wandb")
+TB_FOLDER = "tb"  # <run>/tb/seed_<s>: `tensorboard --logdir <run>/tb` shows one curve per seed
+JSONL_FILE = "metrics.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the logging options to the `train` parser."""
+    """Adds `--log` and the W&B options to the `train` parser."""
+    parser.add_argument(
+        "--log",
+        default="csv",
+        metavar="WRITERS",
+        help=f"comma-separated metric writers, from {','.join(WRITERS)} (default csv); "
+        "tensorboard and wandb need their extras",
+    )
+    parser.add_argument(
+        "--wandb-project", default=None, help="W&B project (default $WANDB_PROJECT or purejaxppo)"
+    )
+    parser.add_argument("--wandb-entity", default=None, help="W&B entity (team or user)")
+
+
+def parse_writers(text: str) -> list[str]:
+    """`"csv, tensorboard"` -> `["csv", "tensorboard"]` (deduplicated, in order).
+
+    Raises:
+        ConfigError: an empty list or an unknown name (with the closest known one).
+    """
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"--log needs at least one writer out of {','.join(WRITERS)}")
+    for name in names:
+        if name not in WRITERS:
+            close = difflib.get_close_matches(name, WRITERS, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(
+                f"--log: unknown writer {name!r}; {hint}choose from {','.join(WRITERS)}"
+            )
+    return list(dict.fromkeys(names))
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Raises `ConfigError` for bad logging options, before anything is written."""
+    """Raises `ConfigError` for bad logging options (unknown writer, missing extra) before
+    anything is written."""
+    names = parse_writers(args.log)
+    if "tensorboard" in names and importlib.util.find_spec("tensorboardX") is None:
+        from purejaxppo.io.tensorboard import INSTALL_HINT
+
+        raise ConfigError(f"--log tensorboard needs tensorboardX: {INSTALL_HINT}")
+    if "wandb" in names and importlib.util.find_spec("wandb") is None:
+        from purejaxppo.io.wandb_writer import INSTALL_HINT
+
+        raise ConfigError(f"--log wandb needs wandb: {INSTALL_HINT}")
 
 
 def make_callbacks(args: argparse.Namespace, out: Path, config: PPOConfig) -> list:
-    """Driver callbacks that write the metrics stream into the run folder `out`."""
+    """Driver callbacks that write the metrics stream into the run folder `out`: `metrics.csv`,
+    `metrics.jsonl`, `tb/seed_<s>/` event files and/or one W&B run per seed."""
     from purejaxppo.io.files import METRICS_FILE
-    from purejaxppo.io.writers import CsvWriter
 
-    return [CsvWriter(out / METRICS_FILE)]
+    callbacks: list = []
+    for name in parse_writers(args.log):
+        if name == "csv":
+            from purejaxppo.io.writers import CsvWriter
+
+            callbacks.append(CsvWriter(out / METRICS_FILE))
+        elif name == "jsonl":
+            from purejaxppo.io.writers import JsonlWriter
+
+            callbacks.append(JsonlWriter(out / JSONL_FILE))
+        elif name == "tensorboard":
+            from purejaxppo.io.tensorboard import TensorBoardWriter
+
+            callbacks.append(TensorBoardWriter(out / TB_FOLDER))
+        elif name == "wandb":
+            from purejaxppo.io.wandb_writer import WandbWriter
+            from purejaxppo.loading import config_to_dict
+
+            callbacks.append(
+                WandbWriter(
+                    name=Path(out).name,
+                    config_dict=config_to_dict(config),
+                    project=getattr(args, "wandb_project", None),
+                    entity=getattr(args, "wandb_entity", None),
+                    dir=out,
+                )
+            )
+    return callbacks

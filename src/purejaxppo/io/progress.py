@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -13,44 +13,69 @@ from purejaxppo.config import PPOConfig
 
 
 class ProgressBar:
-    """Driver callback: updates done / total, env steps/s, and the latest mean return across runs."""
+    """Driver callback: one tqdm bar with updates done / total, env steps/s over all runs, and
+    the mean return across runs of the episodes that finished in the latest chunk.
 
-    def __init__(self, enabled: bool = True):
+    The numbers of the latest chunk stay readable in `last` (keys `done`, `total`,
+    `steps_per_second`, `mean_return`) and `chunks` counts the `on_chunk` calls, so a caller
+    (or a test) can check what the bar shows. With `enabled=False` nothing is drawn.
+    """
+
+    def __init__(self, enabled: bool = True, file: IO[str] | None = None, desc: str = "training"):
         self.enabled = enabled
+        self.file = file
+        self.desc = desc
+        self.chunks = 0
+        self.last: dict[str, float] = {}
         self._bar = None
 
     def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None:
+        """Opens the bar at `start_update` of `config.num_updates` (a resumed run starts part way)."""
+        self._steps_per_update = config.batch_size * len(seeds)
+        self._done = start_update
+        self._total = config.num_updates
+        self._last_time = time.perf_counter()
+        self.chunks = 0
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        self._steps_per_update = config.batch_size * len(seeds)
-        self._last_time = time.perf_counter()
         self._bar = tqdm(
             total=config.num_updates,
             initial=start_update,
             unit="upd",
-            desc="training",
-            file=sys.stderr,
+            desc=self.desc,
+            file=self.file if self.file is not None else sys.stderr,
             dynamic_ncols=True,
             mininterval=0.5,
         )
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
-        if self._bar is None:
-            return
+        """Advances by the chunk's k updates (`metrics`: name -> `[runs, k]`)."""
         k = metrics["env_steps"].shape[1]
         now = time.perf_counter()
         rate = k * self._steps_per_update / max(now - self._last_time, 1e-9)
         self._last_time = now
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=RuntimeWarning)
-            latest = np.nanmean(metrics["episode_return"], axis=1)  # per run, over this chunk
-            mean_return = float(np.nanmean(latest))
-        self._bar.set_postfix_str(f"{rate:,.0f} steps/s, return {mean_return:.1f}", refresh=False)
-        self._bar.update(k)
+            per_run = np.nanmean(np.asarray(metrics["episode_return"], np.float64), axis=1)
+            mean_return = float(np.nanmean(per_run))  # NaN when no run finished an episode
+        self._done += k
+        self.chunks += 1
+        self.last = {
+            "done": self._done,
+            "total": self._total,
+            "steps_per_second": rate,
+            "mean_return": mean_return,
+        }
+        if self._bar is not None:
+            self._bar.set_postfix_str(
+                f"{rate:,.0f} steps/s, return {mean_return:.1f}", refresh=False
+            )
+            self._bar.update(k)
 
     def on_end(self, result: Any) -> None:
+        """Closes the bar (also after a run stopped early)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None

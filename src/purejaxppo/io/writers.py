@@ -1,7 +1,9 @@
-"""Metric writers fed by the chunked driver while a run goes on."""
+"""Plain-text metric writers (CSV, JSONL) fed by the chunked driver while a run goes on."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,16 @@ from typing import Any
 import numpy as np
 
 from purejaxppo.config import PPOConfig
-from purejaxppo.io.files import metrics_csv_text
+from purejaxppo.io.files import metric_columns, metrics_csv_text
+
+
+def _append_synced(path: Path, text: str) -> None:
+    """Appends `text` in one write, then flushes and fsyncs, so a crash keeps whole chunks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class CsvWriter:
@@ -22,16 +33,57 @@ class CsvWriter:
         self._next_update = 1
 
     def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None:
+        """Remembers the seeds and the first update number; a non-empty file keeps its header."""
         self._seeds = seeds
         self._next_update = start_update + 1
         self._header = not (self.path.exists() and self.path.stat().st_size > 0)
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
+        """Appends one row per (seed, update) of the chunk (`metrics`: name -> `[seeds, k]`)."""
         text = metrics_csv_text(metrics, self._seeds, self._next_update, header=self._header)
         self._header = False
         self._next_update += metrics["env_steps"].shape[1]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _append_synced(self.path, text)
+
+    def on_end(self, result: Any) -> None:
+        """Nothing is buffered: every chunk is already on disk."""
+
+
+def metrics_jsonl_text(
+    metrics: dict[str, np.ndarray], seeds: np.ndarray, first_update: int = 1
+) -> str:
+    """One JSON object per (seed, update), keys in `metric_columns` order, NaN written as null.
+
+    Args:
+        metrics: name -> `[seeds, k]` arrays (must include `env_steps`).
+        seeds: `[seeds]` seed of each row block.
+        first_update: the 1-based update number of column 0.
+    """
+    names = metric_columns(metrics)[3:]
+    num_seeds, k = metrics["env_steps"].shape
+    lines = []
+    for s in range(num_seeds):
+        for u in range(k):
+            row: dict[str, Any] = {
+                "seed": int(seeds[s]),
+                "update": first_update + u,
+                "env_steps": int(metrics["env_steps"][s, u]),
+            }
+            for name in names:
+                value = np.asarray(metrics[name])[s, u]
+                if np.issubdtype(value.dtype, np.integer):
+                    row[name] = int(value)
+                else:
+                    row[name] = None if math.isnan(float(value)) else float(value)
+            lines.append(json.dumps(row))
+    return "".join(line + "\n" for line in lines)
+
+
+class JsonlWriter(CsvWriter):
+    """Like `CsvWriter`, but appends JSON lines (`metrics.jsonl`): no header, NaN as null."""
+
+    def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
+        """Appends one JSON line per (seed, update) of the chunk."""
+        text = metrics_jsonl_text(metrics, self._seeds, self._next_update)
+        self._next_update += metrics["env_steps"].shape[1]
+        _append_synced(self.path, text)

@@ -1,0 +1,104 @@
+"""TensorBoard event files through tensorboardX (optional extra): one run folder per seed."""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from purejaxppo.config import ConfigError, PPOConfig
+
+FLUSH_SECONDS = 10  # tensorboardX writes in the background and flushes at least this often
+INSTALL_HINT = "pip install 'purejaxppo[tensorboard]' (or pip install tensorboardX)"
+
+
+def require_tensorboardx() -> Any:
+    """Imports tensorboardX.
+
+    Returns:
+        The `tensorboardX` module.
+
+    Raises:
+        ConfigError: it is not installed, with the install command.
+    """
+    try:
+        import tensorboardX
+    except ImportError as error:
+        raise ConfigError(f"--log tensorboard needs tensorboardX: {INSTALL_HINT}") from error
+    return tensorboardX
+
+
+def seed_folder(root: str | Path, seed: int) -> Path:
+    """The event-file folder of one seed: `<root>/seed_<seed>` (TensorBoard shows one run each)."""
+    return Path(root) / f"seed_{int(seed)}"
+
+
+class TensorBoardWriter:
+    """Driver callback: every metric of every update as a scalar at step = env steps of that run.
+
+    Tags are the metric names (`episode_return`, `approx_kl`, ...) plus `update`; values that are
+    NaN (an update in which no episode finished) are left out rather than drawn as gaps or zeros.
+    A thread builds and writes the events while the next chunk trains, and tensorboardX puts
+    them on disk within `FLUSH_SECONDS`, so TensorBoard follows a run live without the training
+    loop waiting; `on_end` writes what is left, then flushes and closes the files. The event
+    files are tensorboardX's `FileWriter` with one `Summary` per update (not one per scalar).
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._writers: list[Any] = []
+        self._seeds: np.ndarray | None = None
+        self._next_update = 1
+
+    def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None:
+        """Opens one event file per seed under `root/seed_<s>` and starts the writing thread."""
+        tensorboardX = require_tensorboardx()
+        self._seeds = np.asarray(seeds)
+        self._next_update = start_update + 1
+        self._writers = [
+            tensorboardX.FileWriter(
+                str(seed_folder(self.root, s)), max_queue=1000, flush_secs=FLUSH_SECONDS
+            )
+            for s in self._seeds
+        ]
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._drain, name="tensorboard-writer", daemon=True)
+        self._thread.start()
+
+    def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
+        """Hands the chunk (`metrics`: name -> `[seeds, k]`) to the writing thread and returns:
+        the events are built and written while the next chunk trains."""
+        self._queue.put((self._next_update, {n: np.asarray(v) for n, v in metrics.items()}))
+        self._next_update += metrics["env_steps"].shape[1]
+
+    def _drain(self) -> None:
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        while (item := self._queue.get()) is not None:
+            first_update, metrics = item
+            steps = metrics["env_steps"]
+            names = [n for n in metrics if n != "env_steps"]
+            values = np.stack([np.asarray(metrics[n], np.float64) for n in names], axis=-1)
+            for i, writer in enumerate(self._writers):
+                for u in range(steps.shape[1]):
+                    scalars = [Summary.Value(tag="update", simple_value=first_update + u)]
+                    scalars += [
+                        Summary.Value(tag=name, simple_value=v)
+                        for name, v in zip(names, values[i, u].tolist(), strict=True)
+                        if not math.isnan(v)
+                    ]
+                    writer.add_summary(Summary(value=scalars), global_step=int(steps[i, u]))
+
+    def on_end(self, result: Any) -> None:
+        """Writes what is queued, then flushes and closes every event file (also after a run
+        stopped early)."""
+        if self._writers:
+            self._queue.put(None)
+            self._thread.join()
+        for writer in self._writers:
+            writer.close()
+        self._writers = []
