@@ -1,0 +1,132 @@
+"""Shared helpers for the benchmark scripts: machine description, timing, markdown tables, output files."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or `platform.processor()` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_description() -> dict[str, Any]:
+    """Where the numbers were measured: devices, CPU, cores, versions, load average, time."""
+    import jax
+    import jaxlib
+
+    devices = jax.devices()
+    return {
+        "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+        "backend": jax.default_backend(),
+        "devices": ", ".join(sorted({d.device_kind for d in devices})) + f" x{len(devices)}",
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "load_average_1_5_15min": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def machine_markdown(extra: dict[str, Any] | None = None) -> str:
+    """The machine description (plus `extra` entries) as a markdown bullet list."""
+    info = machine_description()
+    info.update(extra or {})
+    return "\n".join(f"- {key}: {value}" for key, value in info.items())
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds one call of `fn` takes, waiting for JAX's asynchronous results."""
+    import jax
+
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - start
+
+
+def median_times(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved round-robin `repeats` times
+    so that the shared machine's changing load affects every entry alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def fmt(x: float | None, digits: int = 1) -> str:
+    """A number for a table cell: thousands separators for big values, '-' for missing/NaN."""
+    if x is None or x != x:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}f}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table; cells are converted with `str`."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(
+    name: str,
+    title: str,
+    body: str,
+    notes: Sequence[str] = (),
+    figure: Any | None = None,
+    extra_machine: dict[str, Any] | None = None,
+) -> Path:
+    """Writes `benchmarks/results/<name>.md` (title, the command that made it, machine, notes,
+    body) and, if `figure` (a matplotlib Figure) is given, `<name>.png` beside it.
+
+    Returns:
+        The markdown file's path.
+    """
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    command = "python " + " ".join(
+        [os.path.relpath(sys.argv[0], RESULTS_DIR.parent.parent)] + sys.argv[1:]
+    )
+    parts = [
+        f"# {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine:",
+        "",
+        machine_markdown(extra_machine),
+    ]
+    if notes:
+        parts += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    parts += ["", body, ""]
+    if figure is not None:
+        png = RESULTS_DIR / f"{name}.png"
+        figure.savefig(png, dpi=110, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+        parts += [f"![{title}]({png.name})", ""]
+    path = RESULTS_DIR / f"{name}.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(parts))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,150 @@
+"""Learning quality: every config in configs/ over 8 seeds; final return mean, std and IQM beside
+the config's reference return, and one figure of all learning curves.
+
+Usage: python benchmarks/learning_quality.py [--quick] [--configs cartpole acrobot] [--seeds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from common import fmt, markdown_table, write_results
+
+import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
+from purejaxppo.loading import available_configs, load_config
+from purejaxppo.parallel import train_seeds
+from purejaxppo.results import FINAL_FRACTION, final_return
+
+QUICK_STEPS = 100_000  # --quick: env steps per seed (at least one update)
+
+
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle 50% of the sorted values (NaNs dropped)."""
+    x = np.sort(x[~np.isnan(x)])
+    if x.size == 0:
+        return float("nan")
+    lo, hi = int(np.floor(0.25 * x.size)), int(np.ceil(0.75 * x.size))
+    return float(x[lo:hi].mean()) if hi > lo else float(x.mean())
+
+
+def run(name: str, num_seeds: int, steps: int | None) -> dict:
+    """Trains one config over `num_seeds` seeds (at `steps` per seed, or its stated budget)."""
+    config = load_config(name)
+    stated = config.total_timesteps
+    if steps is not None and steps < stated:
+        config = config.replace(total_timesteps=max(steps, config.batch_size))
+    result = train_seeds(config, num_seeds=num_seeds, seed=0)
+    finals = final_return(result.metrics["episode_return"])
+    return {
+        "config": name,
+        "env_id": config.env_id,
+        "steps": config.env_steps_per_run,
+        "stated": stated,
+        "reference": config.reference_return,
+        "finals": finals,
+        "curve_x": result.metrics["env_steps"][0],
+        "curves": result.metrics["episode_return"],
+        "seconds": result.run_seconds + result.compile_seconds,
+    }
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown table of final returns beside the reference returns."""
+    headers = [
+        "config",
+        "env",
+        "env steps / seed",
+        "budget",
+        "seeds",
+        "final mean",
+        "final std",
+        "final IQM",
+        "reference",
+        "wall s",
+    ]
+    body = []
+    for r in rows:
+        f = r["finals"]
+        budget = "full" if r["steps"] >= r["stated"] * 0.99 else f"quick ({r['stated']:.0e} stated)"
+        body.append(
+            [
+                r["config"],
+                r["env_id"],
+                fmt(r["steps"]),
+                budget,
+                f.size,
+                fmt(np.nanmean(f)),
+                fmt(np.nanstd(f)),
+                fmt(iqm(f)),
+                fmt(r["reference"]),
+                fmt(r["seconds"], 0),
+            ]
+        )
+    return markdown_table(headers, body)
+
+
+def figure(rows: list[dict]):
+    """One figure: a panel per config, mean episode return (median and IQR band over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(3, len(rows))
+    nrows = -(-len(rows) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    for ax, r in zip(axes.flat, rows, strict=False):
+        curves, x = r["curves"], r["curve_x"]
+        for curve in curves:
+            ax.plot(x, curve, color="tab:blue", alpha=0.25, lw=0.7)
+        ax.plot(x, np.nanmedian(curves, axis=0), color="tab:blue", lw=1.8, label="median")
+        if r["reference"] is not None:
+            ax.axhline(r["reference"], color="tab:red", ls="--", lw=1, label="reference")
+        ax.set_title(f"{r['env_id']} ({curves.shape[0]} seeds)", fontsize=9)
+        ax.set_xlabel("env steps per seed", fontsize=8)
+        ax.set_ylabel("episode return", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(rows) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=None, help="default: all in configs/")
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="every config at --quick-steps")
+    parser.add_argument(
+        "--quick-configs",
+        nargs="+",
+        default=[],
+        help="only these configs get the --quick budget; the others run at their stated budget",
+    )
+    parser.add_argument("--quick-steps", type=int, default=QUICK_STEPS, help="env steps per seed")
+    parser.add_argument("--name", default="learning_quality", help="results file name")
+    args = parser.parse_args()
+    names = args.configs or [n for n in available_configs() if n != "defaults"]
+    notes = [
+        "CPU run (no GPU). Seeds 0..n-1 (`purejaxppo.parallel.train_seeds`, all seeds vmapped in "
+        "one program).",
+        f"final return = mean episode return over the last {FINAL_FRACTION:.0%} of updates "
+        "(`purejaxppo.results.final_return`), per seed; mean, std and IQM over seeds.",
+        "budget 'quick' rows ran fewer env steps than the config states, so they are far below "
+        "the reference return, which is for the stated budget.",
+        "wall s includes compile time.",
+    ]
+    rows = []
+    for name in names:
+        quick = args.quick or name in args.quick_configs
+        rows.append(run(name, args.seeds, args.quick_steps if quick else None))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+        # written after every config, so an interrupted run still leaves a complete file
+        write_results(args.name, "Learning quality (CPU)", table(rows), notes, figure(rows))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

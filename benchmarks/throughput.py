@@ -1,0 +1,140 @@
+"""Training throughput and compile time for vmapped seeds, beside the rollout-only limit.
+
+Usage: python benchmarks/throughput.py [--configs cartpole breakout_minatar] [--seeds 1 4 16 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+from common import fmt, markdown_table, median_times, write_results
+from rollout_limit import make_rollout_limit
+
+import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
+from purejaxppo.config import hparams_as_float32
+from purejaxppo.loading import load_config
+from purejaxppo.parallel import seed_keys
+from purejaxppo.train import make_train
+
+# Updates per timed call, by config and seed count: a reduced budget, long enough that the
+# timing is steady (throughput does not depend on the budget once the program is compiled).
+UPDATES = {
+    "cartpole": {1: 100, 4: 50, 16: 20, 64: 8},
+    "breakout_minatar": {1: 4, 4: 2, 16: 1, 64: 1},
+}
+# Breakout at 16 and 64 seeds: one update is 131k / 524k env steps (minutes per case on 2 cores);
+# pass --updates N to run them anyway.
+SKIP = {
+    ("breakout_minatar", 16): "~1 min per call on the shared 2-core CPU; left out to fit the time",
+    ("breakout_minatar", 64): "one update of 64 seeds takes minutes per call on 2 CPU cores",
+}
+
+
+def compile_timed(fn, *args):
+    """(compiled `jit(fn)` for `args`, seconds spent in lower + compile)."""
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
+def measure(name: str, num_seeds: int, repeats: int, updates: int | None) -> dict:
+    """Compile and run times of training and of the rollout-only limit for one case."""
+    base = load_config(name)
+    n_up = updates or UPDATES.get(name, {}).get(num_seeds, 10)
+    config = base.replace(total_timesteps=n_up * base.batch_size)
+    hp = hparams_as_float32(config.hparams)
+    keys = seed_keys(0, num_seeds)
+    train_fn, train_compile = compile_timed(
+        jax.vmap(make_train(config), in_axes=(0, None)), keys, hp
+    )
+    limit_fn, limit_compile = compile_timed(
+        jax.vmap(make_rollout_limit(config), in_axes=(0, None)), keys, hp
+    )
+    jax.block_until_ready(train_fn(keys, hp))  # warm calls, untimed
+    jax.block_until_ready(limit_fn(keys, hp))
+    times = median_times(
+        {"train": lambda: train_fn(keys, hp), "limit": lambda: limit_fn(keys, hp)}, repeats
+    )
+    steps = num_seeds * config.env_steps_per_run
+    return {
+        "config": name,
+        "seeds": num_seeds,
+        "updates": n_up,
+        "steps": steps,
+        "train_compile": train_compile,
+        "limit_compile": limit_compile,
+        "train_sps": steps / times["train"],
+        "limit_sps": steps / times["limit"],
+        "fraction": times["limit"] / times["train"],
+    }
+
+
+def table(rows: list[dict]) -> str:
+    """The markdown table of `measure` results."""
+    headers = [
+        "config",
+        "seeds",
+        "env steps timed",
+        "train steps/s",
+        "compile train (s)",
+        "rollout-limit steps/s",
+        "compile limit (s)",
+        "train / limit",
+    ]
+    body = [
+        [
+            r["config"],
+            r["seeds"],
+            fmt(r["steps"]),
+            fmt(r["train_sps"]),
+            fmt(r["train_compile"], 2),
+            fmt(r["limit_sps"]),
+            fmt(r["limit_compile"], 2),
+            f"{r['fraction']:.0%}",
+        ]
+        for r in rows
+    ]
+    return markdown_table(headers, body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=["cartpole", "breakout_minatar"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 4, 16, 64])
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per case (median)")
+    parser.add_argument("--updates", type=int, default=None, help="override updates per call")
+    parser.add_argument("--name", default="throughput", help="results file name")
+    args = parser.parse_args()
+    rows, skipped = [], []
+    for name in args.configs:
+        for seeds in args.seeds:
+            if (name, seeds) in SKIP and args.updates is None:
+                skipped.append(f"{name} x {seeds} seeds skipped: {SKIP[name, seeds]}.")
+                continue
+            rows.append(measure(name, seeds, args.repeats, args.updates))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+            write(args, rows, skipped)  # after every case: an interrupted run leaves a file
+    print(table(rows))
+
+
+def write(args: argparse.Namespace, rows: list[dict], skipped: list[str]) -> None:
+    """Writes the results file for the cases measured so far."""
+    notes = [
+        "CPU figures (no GPU). Env steps/s summed over all vmapped seeds; run time is the median "
+        f"of {args.repeats} warm calls (after compile and one untimed call), train and limit "
+        "interleaved in the same process.",
+        "Compile = `jax.jit(...).lower(...).compile()` wall time.",
+        "Reduced budgets: each call runs the listed env steps (updates x num_envs x num_steps "
+        "x seeds), not the config's total_timesteps; throughput does not depend on the budget "
+        "once compiled.",
+        "rollout-limit: the same envs, network forward pass and action sampling with no GAE or "
+        "update (benchmarks/rollout_limit.py); train / limit = limit time / train time.",
+        *skipped,
+    ]
+    write_results(args.name, "Training throughput vs rollout-only limit (CPU)", table(rows), notes)
+
+
+if __name__ == "__main__":
+    main()
