@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from common import cpu_model
 
 import purejaxppo  # noqa: F401 - applies the XLA CPU flag before JAX starts
 from purejaxppo import load_config
@@ -24,17 +25,6 @@ from purejaxppo.sweep import sweep
 
 SPACE = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "ent_coef": [0.0, 0.003, 0.01, 0.03]}  # 16 settings
 SEEDS = 4
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def sequential(config, settings) -> dict[str, float]:

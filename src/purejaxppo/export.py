@@ -99,29 +99,10 @@ def load_policy(
         `[batch, *obs_shape]`; actions `[]`/`[batch]` (discrete) or `[..., A]` (continuous).
         jit/vmap-able. It also carries `.params`, `.obs_stats`, `.config` and `.step`.
     """
-    from purejaxppo.evaluate import make_act
-    from purejaxppo.train import make_train
-
     config, checkpoint = restore_run(run_dir, step)
     index = seed_index(checkpoint.meta, seed)
-    params = jax.tree.map(lambda x: x[index], checkpoint.state.params)
-    obs_stats = jax.tree.map(lambda x: x[index], checkpoint.state.obs_stats)
-    act = make_act(
-        make_train(config).network.apply,
-        config.normalize_observations,
-        config.obs_clip,
-        deterministic,
-    )
-
-    def policy(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        if key is None:
-            if not deterministic:
-                raise ConfigError("a sampling policy needs a PRNG key: policy(obs, key)")
-            key = jax.random.PRNGKey(0)  # unused by the mode
-        return act(params, obs_stats, obs, key)
-
-    policy.params, policy.obs_stats = params, obs_stats
-    policy.config, policy.step = config, checkpoint.step
+    policy = _policy(config, checkpoint.state, index, deterministic)
+    policy.step = checkpoint.step
     return policy
 
 
@@ -132,16 +113,20 @@ def policy_from_result(result: Any, index: int = 0, deterministic: bool = False)
     Returns:
         `policy(obs, key=None) -> action`, jit/vmap-able, carrying `.params` and `.obs_stats`.
     """
-    from purejaxppo.evaluate import make_act
-    from purejaxppo.train import make_train
-
     if not 0 <= index < result.num_seeds:
         raise ConfigError(
             f"index {index} is out of range: the result holds {result.num_seeds} runs"
         )
-    config = result.config
-    params = jax.tree.map(lambda x: x[index], result.runner_state.params)
-    obs_stats = jax.tree.map(lambda x: x[index], result.runner_state.obs_stats)
+    return _policy(result.config, result.runner_state, index, deterministic)
+
+
+def _policy(config: PPOConfig, state: Any, index: int, deterministic: bool) -> PolicyFn:
+    """The policy of run `index` of a batched runner state, normalization folded in."""
+    from purejaxppo.evaluate import make_act
+    from purejaxppo.train import make_train
+
+    params = jax.tree.map(lambda x: x[index], state.params)
+    obs_stats = jax.tree.map(lambda x: x[index], state.obs_stats)
     act = make_act(
         make_train(config).network.apply,
         config.normalize_observations,
