@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ORDER = 3
 RESULTS_FILE = "results.csv"  # a sweep folder: one row per (setting, seed)
 DEFAULT_OUT = "plot.png"
@@ -100,7 +102,9 @@ def _run_metrics(folder: Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Draws the figure and writes it to `--out`. Returns the exit code."""
     from purejaxppo.config import ConfigError
-    from purejaxppo.io.plots import learning_curve_figure, save_figure, sweep_figure
+    from purejaxppo.io.plots import learning_curve_figure, save_figure
+    from purejaxppo.io.sweep_plots import plot_final_returns
+    from purejaxppo.sweep_results import bootstrap_ci
 
     folders = [Path(d) for d in args.dirs]
     for folder in folders:
@@ -116,7 +120,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{sweeps[0]} is a sweep folder; plot one sweep folder at a time")
     if sweeps:
         settings, fields = read_sweep_results(sweeps[0] / RESULTS_FILE)
-        fig = sweep_figure(settings, fields, args.title or f"sweep {sweeps[0].resolve().name}")
+        if not fields:
+            raise ConfigError(f"{sweeps[0]} swept no field, so it has no final-return figure")
+        finals = [np.asarray(s["final_returns"], np.float64) for s in settings]
+        mean = np.array([np.nanmean(f) if np.isfinite(f).any() else np.nan for f in finals])
+        low, high = np.array([bootstrap_ci(f) for f in finals]).T
+        print(f"wrote {plot_final_returns(fields, settings, mean, low, high, out)}")
+        return 0
     else:
         runs = []
         for folder in folders:

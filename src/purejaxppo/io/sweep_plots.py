@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from purejaxppo.io.files import atomic_write_bytes
 from purejaxppo.io.plots import plot_learning_curves
 
 FINAL_LABEL = "final return (mean over seeds)"
@@ -25,12 +23,13 @@ def _pyplot():
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    plt = _pyplot()
+    from purejaxppo.io.plots import save_figure
+
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    try:
+        return save_figure(fig, path)  # format from the suffix: .png, .pdf or .svg
+    finally:
+        _pyplot().close(fig)
 
 
 def _label(value: Any) -> str:
@@ -143,25 +142,40 @@ def _scatter(fields: tuple[str, str], settings: Sequence[dict[str, Any]], mean, 
     return _save(fig, path)
 
 
+def plot_final_returns(
+    fields: Sequence[str],
+    settings: Sequence[dict[str, Any]],
+    mean: np.ndarray,
+    ci_low: np.ndarray,
+    ci_high: np.ndarray,
+    path: str | Path,
+) -> Path:
+    """The sweep's final-return figure: return vs value for one swept field, a heatmap of the
+    first two fields otherwise. `mean`, `ci_low`, `ci_high` are `[settings]`."""
+    if len(fields) == 1:
+        values = [s.get(fields[0]) for s in settings]
+        return plot_return_vs_value(fields[0], values, mean, ci_low, ci_high, path)
+    if len(fields) >= 2:
+        return plot_heatmap((fields[0], fields[1]), settings, mean, path)
+    raise ValueError("a sweep with no swept field has no final-return figure")
+
+
 def write_sweep_plots(result: Any, out: str | Path, top: int = 5) -> list[Path]:
     """Writes `learning_curves.png`, and `return_vs_<field>.png` (one swept field) or
     `heatmap.png` (two or more: the first two) into `out`. Returns the paths written."""
     out = Path(out)
     stats, fields = result.statistics(), result.swept_fields
     paths = [plot_top_curves(result, out / "learning_curves.png", top)]
-    if len(fields) == 1:
-        values = [s.get(fields[0]) for s in result.settings]
+    if fields:
+        name = f"return_vs_{fields[0]}.png" if len(fields) == 1 else "heatmap.png"
         paths.append(
-            plot_return_vs_value(
-                fields[0],
-                values,
+            plot_final_returns(
+                fields,
+                result.settings,
                 stats["mean"],
                 stats["ci_low"],
                 stats["ci_high"],
-                out / f"return_vs_{fields[0]}.png",
+                out / name,
             )
         )
-    elif len(fields) >= 2:
-        pair = (fields[0], fields[1])
-        paths.append(plot_heatmap(pair, result.settings, stats["mean"], out / "heatmap.png"))
     return paths
