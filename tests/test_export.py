@@ -127,8 +127,9 @@ def test_policy_from_result_matches_the_network_greedy_action():
     from purejaxppo.export import policy_from_result
     from purejaxppo.train import make_train
 
-    config = PPOConfig(num_envs=4, num_steps=32, total_timesteps=256, update_epochs=1,
-                       num_minibatches=2)
+    config = PPOConfig(
+        num_envs=4, num_steps=32, total_timesteps=256, update_epochs=1, num_minibatches=2
+    )
     result = train_seeds(config, num_seeds=2, seed=0)
     obs = jax.random.normal(jax.random.PRNGKey(1), (16, 4))
     params = jax.tree.map(lambda x: x[1], result.runner_state.params)

@@ -41,7 +41,7 @@ def sweeps(tiny_config):
 
         return traced
 
-    config = tiny_config.replace(obs_clip=9.0)
+    config = tiny_config.replace(obs_clip=9.0)  # no other test module may build this config
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parallel, "make_train", counting_make_train)
         full = sweep(config, {"lr": LRS}, num_seeds=2, seed=SEED)
