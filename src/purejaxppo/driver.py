@@ -16,14 +16,13 @@ import jax
 import numpy as np
 
 from purejaxppo.config import (
-    HPARAM_FIELDS,
     ConfigError,
     Hyperparams,
     PPOConfig,
     hparams_as_float32,
     validate_hparams,
 )
-from purejaxppo.parallel import seed_keys
+from purejaxppo.parallel import abstract_inputs, seed_keys
 from purejaxppo.results import TrainResult
 from purejaxppo.train import make_train
 
@@ -119,9 +118,7 @@ def chunk_lengths(num_updates: int, start_update: int, chunk_updates: int) -> tu
 @functools.lru_cache(maxsize=32)
 def _compiled(config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]):
     init, run_chunk = _chunk_fns(config, per_run_hparams)
-    keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
-    shape = (num_runs,) if per_run_hparams else ()
-    hp = Hyperparams(**{k: jax.ShapeDtypeStruct(shape, np.float32) for k in HPARAM_FIELDS})
+    keys, hp = abstract_inputs(num_runs, per_run_hparams)
     start = time.perf_counter()
     init_compiled = init.lower(keys, hp).compile()
     state = jax.eval_shape(init, keys, hp)

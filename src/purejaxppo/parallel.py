@@ -84,6 +84,14 @@ def _program(config: PPOConfig, per_run_hparams: bool, with_state: bool, devices
     return jax.jit(fn, in_shardings=(key_sharding, hp_sharding))
 
 
+def abstract_inputs(num_runs: int, per_run_hparams: bool) -> tuple[Any, Hyperparams]:
+    """Shapes to compile a batched program for: keys `[runs, 2]` uint32 and float32 hparams
+    leaves (`[runs]` if every run has its own values, else scalars)."""
+    leaf = jax.ShapeDtypeStruct((num_runs,) if per_run_hparams else (), np.float32)
+    keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
+    return keys, Hyperparams(**{k: leaf for k in HPARAM_FIELDS})
+
+
 @functools.lru_cache(maxsize=32)
 def _compiled(
     config: PPOConfig,
@@ -92,9 +100,7 @@ def _compiled(
     devices: tuple = (),
     with_state: bool = True,
 ) -> tuple[Any, float]:
-    keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
-    leaf = jax.ShapeDtypeStruct((num_runs,) if per_run_hparams else (), np.float32)
-    hp = Hyperparams(**{k: leaf for k in HPARAM_FIELDS})
+    keys, hp = abstract_inputs(num_runs, per_run_hparams)
     start = time.perf_counter()
     compiled = _program(config, per_run_hparams, with_state, devices).lower(keys, hp).compile()
     return compiled, time.perf_counter() - start
