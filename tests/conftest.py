@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import jax
 import pytest
 
@@ -10,6 +12,9 @@ from probes import register_probes
 from purejaxppo import PPOConfig, make_train
 
 register_probes()
+# CLI tests run in this process: keep them off the user's on-disk compile cache (test_compile_cache
+# turns it on in a folder of its own).
+os.environ.setdefault("PUREJAXPPO_COMPILE_CACHE", "0")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from purejaxppo._xla import apply_cpu_scheduler_fix as _apply_cpu_scheduler_fix
 
 _apply_cpu_scheduler_fix()  # must run before JAX starts its CPU backend
 
+from purejaxppo.compile_cache import enable_compile_cache  # noqa: E402
 from purejaxppo.config import ConfigError, Hyperparams, PPOConfig  # noqa: E402
 from purejaxppo.export import load_policy, load_run  # noqa: E402
 from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
@@ -26,6 +27,7 @@ __all__ = [
     "Uniform",
     "available_configs",
     "config_to_dict",
+    "enable_compile_cache",
     "load_config",
     "load_policy",
     "load_run",

@@ -39,9 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `purejaxppo` script; returns the process exit code (2: bad input)."""
     import purejaxppo  # noqa: F401 - applies the XLA flag before JAX starts
+    from purejaxppo.compile_cache import enable_compile_cache
     from purejaxppo.config import ConfigError
 
     args = build_parser().parse_args(argv)
+    enable_compile_cache()  # a repeated command loads its programs instead of recompiling
     try:
         return args.func(args)
     except ConfigError as error:
