@@ -26,6 +26,22 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _gpu_description() -> str:
+    """The GPU model, memory and driver as nvidia-smi reports them (or the JAX device kind)."""
+    import subprocess
+
+    import jax
+
+    try:
+        query = "--query-gpu=name,memory.total,driver_version"
+        out = subprocess.run(
+            ["nvidia-smi", query, "--format=csv,noheader"], capture_output=True, text=True
+        )
+        return out.stdout.strip().splitlines()[0]
+    except (OSError, IndexError):
+        return jax.devices()[0].device_kind
+
+
 def machine_description() -> dict[str, Any]:
     """Where the numbers were measured: devices, CPU, cores, versions, load average, time."""
     import jax
@@ -36,6 +52,7 @@ def machine_description() -> dict[str, Any]:
         "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         "backend": jax.default_backend(),
         "devices": ", ".join(sorted({d.device_kind for d in devices})) + f" x{len(devices)}",
+        "gpu": _gpu_description() if jax.default_backend() == "gpu" else "none",
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -44,6 +61,21 @@ def machine_description() -> dict[str, Any]:
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "load_average_1_5_15min": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+
+
+def hardware_label() -> str:
+    """'CPU', or 'GPU: <device kind>' when JAX's default backend is a GPU (for titles and notes)."""
+    import jax
+
+    if jax.default_backend() == "cpu":
+        return "CPU"
+    return f"{jax.default_backend().upper()}: {jax.devices()[0].device_kind}"
+
+
+def figures_note() -> str:
+    """The first note of a results file: where its figures come from."""
+    label = hardware_label()
+    return "CPU figures (no GPU)." if label == "CPU" else f"{label} figures (not CPU)."
 
 
 def machine_markdown(extra: dict[str, Any] | None = None) -> str:

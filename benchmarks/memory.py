@@ -1,18 +1,20 @@
-"""Peak resident memory of CartPole training: by vmapped seeds, and by env steps for one seed.
+"""Peak memory of CartPole training: by vmapped seeds, and by env steps for one seed.
 
 Each case runs in its own fresh Python subprocess; its peak RSS is read with
 `resource.getrusage(RUSAGE_CHILDREN).ru_maxrss` by a one-case parent, so cases cannot inherit
-each other's peak. Usage: python benchmarks/memory.py [--quick]
+each other's peak. On a GPU the child also reports the device's peak bytes in use (JAX's
+`memory_stats()`, with preallocation turned off). Usage: python benchmarks/memory.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
-from common import fmt, markdown_table, write_results
+from common import figures_note, fmt, hardware_label, markdown_table, write_results
 
 SEEDS_CASES = [1, 16, 64, 256]
 SEEDS_STEPS = 5_120  # env steps per seed in the seed cases (10 updates of 512)
@@ -28,6 +30,10 @@ def child(config_name: str, seeds: int, steps: int) -> None:
     config = load_config(config_name)
     config = config.replace(total_timesteps=steps)
     result = train_seeds(config, num_seeds=seeds)
+    import jax
+
+    stats = jax.devices()[0].memory_stats() if jax.default_backend() != "cpu" else None
+    device_peak = stats.get("peak_bytes_in_use") if stats else None
     print(
         json.dumps(
             {
@@ -35,25 +41,56 @@ def child(config_name: str, seeds: int, steps: int) -> None:
                 "steps_per_seed": config.env_steps_per_run,
                 "run_seconds": result.run_seconds,
                 "metric_bytes": sum(v.nbytes for v in result.metrics.values()),
+                "device_peak_bytes": device_peak,
             }
         )
     )
 
 
+# Run by the one-case parent: starts the case, watches its CPU time, and reports either its peak
+# RSS or that it hung (under 1 s of CPU in the last HANG_SECONDS: the jaxlib 0.10 CPU hang, in
+# which idle pool threads still wake now and then, so "no ticks at all" never happens).
+_PARENT = """
+import collections, json, os, resource, subprocess, sys, time
+window = float(sys.argv[1])
+tick = os.sysconf("SC_CLK_TCK")
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def cpu_seconds():
+    try:
+        fields = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, IndexError):
+        return None
+samples = collections.deque()
+while p.poll() is None:
+    time.sleep(2)
+    now, cpu = time.monotonic(), cpu_seconds()
+    if cpu is None:
+        continue
+    samples.append((now, cpu))
+    while samples and now - samples[0][0] > window:
+        samples.popleft()
+    if now - samples[0][0] >= window - 2 and cpu - samples[0][1] < 1.0:
+        p.kill()
+        sys.exit(f"hung: under 1 s of CPU in {window:.0f} s")
+out, err = p.communicate()
+if p.returncode:
+    sys.exit(err[-2000:])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"peak_kib": peak, "child": json.loads(out.strip().splitlines()[-1])}))
+"""
+HANG_SECONDS = 60
+
+
 def measure_peak(config_name: str, seeds: int, steps: int, timeout: float = 900) -> dict:
-    """Runs one case in a fresh grandchild process; returns its report and peak RSS in MiB
-    (or `{"error": ...}` if it failed or ran past `timeout` seconds)."""
-    code = (
-        "import json, resource, subprocess, sys\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "if p.returncode: sys.exit(p.stderr[-2000:])\n"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(json.dumps({'peak_kib': peak, 'child': json.loads(p.stdout.strip().splitlines()[-1])}))\n"
-    )
+    """Runs one case in a fresh grandchild process; returns its report and peak RSS in MiB,
+    or `{"error": ...}` if it failed, hung (under 1 s of CPU in `HANG_SECONDS`) or ran past
+    `timeout` seconds."""
     cmd = [
         sys.executable,
         "-c",
-        code,
+        _PARENT,
+        str(HANG_SECONDS),
         sys.executable,
         __file__,
         "--child",
@@ -61,24 +98,30 @@ def measure_peak(config_name: str, seeds: int, steps: int, timeout: float = 900)
         str(seeds),
         str(steps),
     ]
+    # Without this a GPU child would reserve most of the device up front.
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout)
-    except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as err:
-        return {"error": "timed out" if isinstance(err, subprocess.TimeoutExpired) else "failed"}
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, check=True, timeout=timeout, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
+    except subprocess.CalledProcessError as err:
+        hung = "hung:" in (err.stderr or "")
+        return {"error": f"hung (~0% CPU for {HANG_SECONDS} s)" if hung else "failed"}
     report = json.loads(out.stdout.strip().splitlines()[-1])
     return {"seeds": seeds, "peak_mib": report["peak_kib"] / 1024, **report["child"]}
 
 
-def row(r: dict, *first: object) -> list:
-    """A table row for one case: the given leading cells, then peak MiB, metrics KiB, run s."""
+def row(r: dict, *first: object, device: bool = False) -> list:
+    """A table row for one case: the given leading cells, then peak MiB (host, and device if
+    `device`), metrics KiB, run s."""
     if "error" in r:
-        return [*first, f"{r['error']} (not measured)", "-", "-"]
-    return [
-        *first,
-        fmt(r["peak_mib"], 0),
-        fmt(r["metric_bytes"] / 1024, 1),
-        fmt(r["run_seconds"], 1),
-    ]
+        return [*first, f"{r['error']} (not measured)"] + ["-"] * (3 if device else 2)
+    cells = [*first, fmt(r["peak_mib"], 0)]
+    if device:
+        cells.append(fmt((r["device_peak_bytes"] or 0) / 2**20, 1))
+    return cells + [fmt(r["metric_bytes"] / 1024, 1), fmt(r["run_seconds"], 1)]
 
 
 def main() -> None:
@@ -91,35 +134,40 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
+    import jax
+
+    on_gpu = jax.default_backend() != "cpu"
     baseline = measure_peak("cartpole", 1, 512)  # one update: JAX + compile overhead
     print(f"baseline (1 update): {baseline['peak_mib']:.0f} MiB", flush=True)
     seed_rows, step_rows = [], []
     for steps in STEPS_CASES[:2] if args.quick else STEPS_CASES:
         r = measure_peak("cartpole", 1, steps, args.timeout)
-        step_rows.append(row(r, fmt(steps), r.get("updates", "-")))
+        step_rows.append(row(r, fmt(steps), r.get("updates", "-"), device=on_gpu))
         print(step_rows[-1], flush=True)
     for seeds in SEEDS_CASES:
         r = measure_peak("cartpole", seeds, SEEDS_STEPS, args.timeout)
-        seed_rows.append(row(r, seeds, fmt(r.get("steps_per_seed", SEEDS_STEPS))))
+        seed_rows.append(row(r, seeds, fmt(r.get("steps_per_seed", SEEDS_STEPS)), device=on_gpu))
         print(seed_rows[-1], flush=True)
-    by_seeds = markdown_table(
-        ["seeds", "env steps / seed", "peak RSS (MiB)", "metrics (KiB)", "run s"], seed_rows
-    )
-    by_steps = markdown_table(
-        ["env steps (1 seed)", "updates", "peak RSS (MiB)", "metrics (KiB)", "run s"], step_rows
-    )
+    peaks = ["peak RSS (MiB)"] + (["device peak (MiB)"] if on_gpu else [])
+    tail = [*peaks, "metrics (KiB)", "run s"]
+    by_seeds = markdown_table(["seeds", "env steps / seed", *tail], seed_rows)
+    by_steps = markdown_table(["env steps (1 seed)", "updates", *tail], step_rows)
     body = f"### By vmapped seeds (CartPole-v1)\n\n{by_seeds}\n\n### By env steps\n\n{by_steps}"
     print(body)
     notes = [
-        "CPU run (no GPU). Peak RSS of the whole process (Python, JAX, XLA compile and run), each "
-        "case in a fresh subprocess (`ru_maxrss` of RUSAGE_CHILDREN).",
+        f"{figures_note()} Peak RSS of the whole process (Python, JAX, XLA compile and run), "
+        "each case in a fresh subprocess (`ru_maxrss` of RUSAGE_CHILDREN)"
+        + ("; device peak = `memory_stats()['peak_bytes_in_use']`." if on_gpu else "."),
         f"Baseline, one update of one seed: {baseline['peak_mib']:.0f} MiB; most of every figure "
         "is JAX/XLA itself.",
         "Metrics are one scalar per update (they grow by a few bytes per update); the rollout "
         "buffer is one update's batch, so peak memory does not grow with env steps.",
         f"Seed cases run {SEEDS_STEPS:,} env steps per seed (a reduced budget).",
+        "A case that uses under 1 s of CPU in a minute is reported as hung: on jaxlib 0.10 CPU, 256 "
+        "vmapped CartPole seeds hang in every attempt so far, with or without the scheduler flag "
+        "(docs/benchmarks.md, 'The 256-seed hang').",
     ]
-    write_results(args.name, "Peak memory (CPU)", body, notes)
+    write_results(args.name, f"Peak memory ({hardware_label()})", body, notes)
 
 
 if __name__ == "__main__":

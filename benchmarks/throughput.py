@@ -9,7 +9,7 @@ import argparse
 import time
 
 import jax
-from common import fmt, markdown_table, median_times, write_results
+from common import figures_note, fmt, hardware_label, markdown_table, median_times, write_results
 from rollout_limit import make_rollout_limit
 
 import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
@@ -24,8 +24,8 @@ UPDATES = {
     "cartpole": {1: 100, 4: 50, 16: 20, 64: 8},
     "breakout_minatar": {1: 4, 4: 2, 16: 1, 64: 1},
 }
-# Breakout at 16 and 64 seeds: one update is 131k / 524k env steps (minutes per case on 2 cores);
-# pass --updates N to run them anyway.
+# Breakout at 16 and 64 seeds on CPU: one update is 131k / 524k env steps (minutes per case on
+# 2 cores); pass --updates N to run them anyway. On a GPU they always run.
 SKIP = {
     ("breakout_minatar", 16): "~1 min per call on the shared 2-core CPU; left out to fit the time",
     ("breakout_minatar", 64): "one update of 64 seeds takes minutes per call on 2 CPU cores",
@@ -110,19 +110,21 @@ def main() -> None:
     rows, skipped = [], []
     for name in args.configs:
         for seeds in args.seeds:
-            if (name, seeds) in SKIP and args.updates is None:
+            on_cpu = jax.default_backend() == "cpu"
+            if on_cpu and (name, seeds) in SKIP and args.updates is None:
                 skipped.append(f"{name} x {seeds} seeds skipped: {SKIP[name, seeds]}.")
                 continue
             rows.append(measure(name, seeds, args.repeats, args.updates))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
             write(args, rows, skipped)  # after every case: an interrupted run leaves a file
+    write(args, rows, skipped)  # again, for skipped cases after the last measured one
     print(table(rows))
 
 
 def write(args: argparse.Namespace, rows: list[dict], skipped: list[str]) -> None:
     """Writes the results file for the cases measured so far."""
     notes = [
-        "CPU figures (no GPU). Env steps/s summed over all vmapped seeds; run time is the median "
+        f"{figures_note()} Env steps/s summed over all vmapped seeds; run time is the median "
         f"of {args.repeats} warm calls (after compile and one untimed call), train and limit "
         "interleaved in the same process.",
         "Compile = `jax.jit(...).lower(...).compile()` wall time.",
@@ -133,7 +135,8 @@ def write(args: argparse.Namespace, rows: list[dict], skipped: list[str]) -> Non
         "update (benchmarks/rollout_limit.py); train / limit = limit time / train time.",
         *skipped,
     ]
-    write_results(args.name, "Training throughput vs rollout-only limit (CPU)", table(rows), notes)
+    title = f"Training throughput vs rollout-only limit ({hardware_label()})"
+    write_results(args.name, title, table(rows), notes)
 
 
 if __name__ == "__main__":
