@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -100,16 +101,25 @@ def measure_peak(config_name: str, seeds: int, steps: int, timeout: float = 900)
     ]
     # Without this a GPU child would reserve most of the device up front.
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    # Its own session, so a timeout can kill the case's process too, not just its parent.
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        out = subprocess.run(
-            cmd, capture_output=True, text=True, check=True, timeout=timeout, env=env
-        )
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"error": "timed out"}
-    except subprocess.CalledProcessError as err:
-        hung = "hung:" in (err.stderr or "")
+    if proc.returncode:
+        hung = "hung:" in stderr
         return {"error": f"hung (~0% CPU for {HANG_SECONDS} s)" if hung else "failed"}
-    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report = json.loads(stdout.strip().splitlines()[-1])
     return {"seeds": seeds, "peak_mib": report["peak_kib"] / 1024, **report["child"]}
 
 
