@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 from pathlib import Path
 
 from purejaxppo.config import ConfigError, PPOConfig
@@ -52,14 +51,13 @@ def check_arguments(args: argparse.Namespace) -> None:
     """Raises `ConfigError` for bad logging options (unknown writer, missing extra) before
     anything is written."""
     names = parse_writers(args.log)
-    if "tensorboard" in names and importlib.util.find_spec("tensorboardX") is None:
-        from purejaxppo.io.tensorboard import INSTALL_HINT
+    from purejaxppo.io import tensorboard, wandb_writer
+    from purejaxppo.io.optional import check_installed
 
-        raise ConfigError(f"--log tensorboard needs tensorboardX: {INSTALL_HINT}")
-    if "wandb" in names and importlib.util.find_spec("wandb") is None:
-        from purejaxppo.io.wandb_writer import INSTALL_HINT
-
-        raise ConfigError(f"--log wandb needs wandb: {INSTALL_HINT}")
+    if "tensorboard" in names:
+        check_installed("tensorboardX", "--log tensorboard", tensorboard.INSTALL_HINT)
+    if "wandb" in names:
+        check_installed("wandb", "--log wandb", wandb_writer.INSTALL_HINT)
 
 
 def make_callbacks(args: argparse.Namespace, out: Path, config: PPOConfig) -> list:

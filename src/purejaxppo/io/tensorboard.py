@@ -10,26 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.config import PPOConfig
+from purejaxppo.io.optional import require
 
 FLUSH_SECONDS = 10  # tensorboardX writes in the background and flushes at least this often
 INSTALL_HINT = "pip install 'purejaxppo[tensorboard]' (or pip install tensorboardX)"
 
 
 def require_tensorboardx() -> Any:
-    """Imports tensorboardX.
-
-    Returns:
-        The `tensorboardX` module.
-
-    Raises:
-        ConfigError: it is not installed, with the install command.
-    """
-    try:
-        import tensorboardX
-    except ImportError as error:
-        raise ConfigError(f"--log tensorboard needs tensorboardX: {INSTALL_HINT}") from error
-    return tensorboardX
+    """Imports tensorboardX; raises `ConfigError` with the install command if it is missing."""
+    return require("tensorboardX", "--log tensorboard", INSTALL_HINT)
 
 
 def seed_folder(root: str | Path, seed: int) -> Path:

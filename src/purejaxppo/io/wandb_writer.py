@@ -11,24 +11,14 @@ from typing import Any
 import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.io.optional import require
 
 INSTALL_HINT = "pip install 'purejaxppo[wandb]' (or pip install wandb)"
 
 
 def require_wandb() -> Any:
-    """Imports wandb.
-
-    Returns:
-        The `wandb` module.
-
-    Raises:
-        ConfigError: it is not installed, with the install command.
-    """
-    try:
-        import wandb
-    except ImportError as error:
-        raise ConfigError(f"--log wandb needs wandb: {INSTALL_HINT}") from error
-    return wandb
+    """Imports wandb; raises `ConfigError` with the install command if it is missing."""
+    return require("wandb", "--log wandb", INSTALL_HINT)
 
 
 class WandbWriter:
