@@ -10,7 +10,7 @@ import pytest
 
 from purejaxppo import ConfigError, PPOConfig
 from purejaxppo.cli import main
-from purejaxppo.parallel import chunk_plan, pad_runs
+from purejaxppo.run_axis import chunk_plan, pad_runs
 from purejaxppo.sweep import Choice, LogUniform, Uniform, expand_space
 from purejaxppo.sweep_plan import estimate_run_bytes, plan_groups, resolve_max_parallel
 from purejaxppo.sweep_results import SweepResult, bootstrap_ci, iqm, rank_order

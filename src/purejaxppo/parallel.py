@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from purejaxppo.config import (
     HPARAM_FIELDS,
@@ -22,9 +20,8 @@ from purejaxppo.config import (
     validate_hparams,
 )
 from purejaxppo.results import TrainResult
+from purejaxppo.run_axis import chunk_plan, pad_runs, padded_size, place, shardings
 from purejaxppo.train import make_train
-
-RUN_AXIS = "runs"  # the mesh axis the run dimension is sharded over
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -33,52 +30,13 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     return jax.vmap(jax.random.PRNGKey)(np.arange(seed, seed + num_seeds))
 
 
-def padded_size(n: int, multiple: int) -> int:
-    """The smallest multiple of `multiple` that is >= `n`."""
-    return -(-n // multiple) * multiple
-
-
-def pad_runs(tree: Any, size: int) -> Any:
-    """Pads every leaf's leading `[runs]` axis to `size` by repeating the last run (valid values,
-    so padded runs train normally; callers drop them)."""
-
-    def pad(x):
-        x = np.asarray(x)
-        extra = size - x.shape[0]
-        return x if extra <= 0 else np.concatenate([x, np.repeat(x[-1:], extra, axis=0)])
-
-    return jax.tree.map(pad, tree)
-
-
-def chunk_plan(num_runs: int, max_parallel: int | None, num_devices: int = 1) -> tuple[int, int]:
-    """(runs per call, number of calls) for `num_runs` runs.
-
-    Every call has the same size (the last is padded), so one compiled program serves all. The
-    size is a multiple of `num_devices`: rounded down from an explicit `max_parallel` (at least
-    one run per device), rounded up when all runs fit in one call.
-    """
-    if max_parallel is None or max_parallel >= num_runs:
-        size = padded_size(num_runs, num_devices)
-    else:
-        size = max(num_devices, max_parallel // num_devices * num_devices)
-    return size, math.ceil(num_runs / size)
-
-
-def _shardings(devices: tuple, per_run_hparams: bool) -> tuple[Any, Any]:
-    if len(devices) < 2:
-        return None, None
-    mesh = Mesh(np.array(devices), (RUN_AXIS,))
-    runs = NamedSharding(mesh, PartitionSpec(RUN_AXIS))
-    return runs, runs if per_run_hparams else NamedSharding(mesh, PartitionSpec())
-
-
 @functools.lru_cache(maxsize=32)
 def _program(config: PPOConfig, per_run_hparams: bool, with_state: bool, devices: tuple = ()):
     """`jit(vmap(train))`; with several `devices`, its inputs are sharded over them by run."""
     train = make_train(config)
     vmapped = jax.vmap(train, in_axes=(0, 0 if per_run_hparams else None))
     fn = vmapped if with_state else lambda keys, hp: vmapped(keys, hp).metrics  # state freed early
-    key_sharding, hp_sharding = _shardings(devices, per_run_hparams)
+    key_sharding, hp_sharding = shardings(devices, per_run_hparams)
     if key_sharding is None:
         return jax.jit(fn)
     return jax.jit(fn, in_shardings=(key_sharding, hp_sharding))
@@ -124,13 +82,6 @@ def compile_train(
     return _cached(config, num_runs, per_run_hparams)
 
 
-def _place(keys: Any, hp: Hyperparams, devices: tuple, per_run: bool) -> tuple[Any, Any]:
-    key_sharding, hp_sharding = _shardings(devices, per_run)
-    if key_sharding is None:
-        return keys, hp
-    return jax.device_put(keys, key_sharding), jax.device_put(hp, hp_sharding)
-
-
 def train_seeds(
     config: PPOConfig,
     num_seeds: int = 1,
@@ -168,7 +119,7 @@ def train_seeds(
     devices = tuple(jax.devices()) if jax.device_count() > 1 else ()
     size = padded_size(num_seeds, max(1, len(devices)))
     compiled, compile_seconds = _cached(config, size, per_run, devices)
-    keys, hp_in = _place(
+    keys, hp_in = place(
         pad_runs(seed_keys(seed, num_seeds), size),
         pad_runs(hp, size) if per_run else hp,
         devices,
@@ -253,7 +204,7 @@ def train_runs(
         part = slice(c * size, (c + 1) * size)
         _call(callbacks, "on_chunk_start", c, num_chunks)
         start = time.perf_counter()
-        inputs = _place(keys[part], jax.tree.map(lambda x, p=part: x[p], hp), devices, True)
+        inputs = place(keys[part], jax.tree.map(lambda x, p=part: x[p], hp), devices, True)
         metrics = compiled(*inputs)
         parts.append({n: np.asarray(v) for n, v in vars(metrics).items()})  # waits for the call
         seconds = time.perf_counter() - start
