@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from purejaxppo.compile_cache import CACHE_VARIABLE, DEFAULT_CACHE_DIR, compile_cache_dir
+from purejaxppo.compile_cache import (
+    CACHE_VARIABLE,
+    DEFAULT_CACHE_DIR,
+    compile_cache_dir,
+    memoize_compiled,
+)
 
 
 @pytest.mark.parametrize("value", ["0", "off", "OFF", "false", "no"])
@@ -25,6 +30,20 @@ def test_default_and_custom_folders(monkeypatch, tmp_path):
     assert compile_cache_dir() == DEFAULT_CACHE_DIR
     monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "c"))
     assert compile_cache_dir() == tmp_path / "c"
+
+
+def test_memoize_compiled_builds_once_and_reports_zero_seconds_on_a_hit():
+    calls = []
+
+    @memoize_compiled
+    def build(n):
+        calls.append(n)
+        return f"program {n}", 1.5
+
+    assert build(3) == ("program 3", 1.5)
+    assert build(3) == ("program 3", 0.0)  # from the memo: nothing compiled in this call
+    assert build(4) == ("program 4", 1.5)
+    assert calls == [3, 4]
 
 
 def _train(out: Path, cache: Path) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""JAX's persistent compilation cache, so that a repeated run of the same program skips XLA.
+"""Not compiling twice: an in-process memo for compiled programs, and JAX's persistent
+compilation cache, so that a repeated run of the same program skips XLA.
 
 The CLI turns it on for every command; library users call `enable_compile_cache()` themselves.
 `PUREJAXPPO_COMPILE_CACHE` chooses: unset for the default folder, a path for another one, or
@@ -7,13 +8,34 @@ The CLI turns it on for every command; library users call `enable_compile_cache(
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 CACHE_VARIABLE = "PUREJAXPPO_COMPILE_CACHE"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "purejaxppo" / "jax"
 # Programs that compile faster than this are not worth a disk entry (JAX's own default is 1 s).
 MIN_COMPILE_SECONDS = 0.5
+
+
+def memoize_compiled(compile_fn: Callable[..., tuple]) -> Callable[..., tuple]:
+    """Memoizes `compile_fn(*args) -> (*programs, seconds)` on its (hashable) arguments.
+
+    Returns:
+        A function with the same results, except that `seconds` is 0.0 when the programs came
+        from the memo (nothing was compiled in that call). Up to 32 entries are kept.
+    """
+    memo = functools.lru_cache(maxsize=32)(compile_fn)
+
+    @functools.wraps(compile_fn)
+    def compiled(*args: Any) -> tuple:
+        hits = memo.cache_info().hits
+        *programs, seconds = memo(*args)
+        return (*programs, 0.0 if memo.cache_info().hits > hits else seconds)
+
+    return compiled
 
 
 def compile_cache_dir() -> Path | None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
+from purejaxppo.compile_cache import memoize_compiled
 from purejaxppo.config import (
     ConfigError,
     Hyperparams,
@@ -115,7 +116,7 @@ def chunk_lengths(num_updates: int, start_update: int, chunk_updates: int) -> tu
     return tuple(sorted(lengths))
 
 
-@functools.lru_cache(maxsize=32)
+@memoize_compiled
 def _compiled(config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]):
     init, run_chunk = _chunk_fns(config, per_run_hparams)
     keys, hp = abstract_inputs(num_runs, per_run_hparams)
@@ -136,9 +137,7 @@ def compile_chunked(
         `(state, hparams) -> (state, Metrics [runs, length])`}, seconds spent compiling in this
         call: 0.0 when everything came from the cache).
     """
-    hits = _compiled.cache_info().hits
-    init, chunks, seconds = _compiled(config, num_runs, per_run_hparams, lengths)
-    return init, chunks, (0.0 if _compiled.cache_info().hits > hits else seconds)
+    return _compiled(config, num_runs, per_run_hparams, lengths)
 
 
 def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from purejaxppo.compile_cache import memoize_compiled
 from purejaxppo.config import (
     HPARAM_FIELDS,
     ConfigError,
@@ -50,7 +51,7 @@ def abstract_inputs(num_runs: int, per_run_hparams: bool) -> tuple[Any, Hyperpar
     return keys, Hyperparams(**{k: leaf for k in HPARAM_FIELDS})
 
 
-@functools.lru_cache(maxsize=32)
+@memoize_compiled
 def _compiled(
     config: PPOConfig,
     num_runs: int,
@@ -64,12 +65,6 @@ def _compiled(
     return compiled, time.perf_counter() - start
 
 
-def _cached(config: PPOConfig, num_runs: int, per_run: bool, devices: tuple = (), state=True):
-    hits = _compiled.cache_info().hits
-    compiled, seconds = _compiled(config, num_runs, per_run, devices, state)
-    return compiled, (0.0 if _compiled.cache_info().hits > hits else seconds)
-
-
 def compile_train(
     config: PPOConfig, num_runs: int, per_run_hparams: bool = False
 ) -> tuple[Any, float]:
@@ -79,7 +74,7 @@ def compile_train(
         (compiled function `(keys [runs, 2], hparams) -> TrainOutput`, seconds spent compiling in
         this call: 0.0 when the compiled program came from the cache).
     """
-    return _cached(config, num_runs, per_run_hparams)
+    return _compiled(config, num_runs, per_run_hparams)
 
 
 def train_seeds(
@@ -118,7 +113,7 @@ def train_seeds(
         )
     devices = tuple(jax.devices()) if jax.device_count() > 1 else ()
     size = padded_size(num_seeds, max(1, len(devices)))
-    compiled, compile_seconds = _cached(config, size, per_run, devices)
+    compiled, compile_seconds = _compiled(config, size, per_run, devices)
     keys, hp_in = place(
         pad_runs(seed_keys(seed, num_seeds), size),
         pad_runs(hp, size) if per_run else hp,
@@ -194,7 +189,7 @@ def train_runs(
     size, num_chunks = chunk_plan(num_runs, max_parallel, len(devices))
     _call(callbacks, "on_compile_start", size)
     sharded_over = devices if len(devices) > 1 else ()
-    compiled, compile_seconds = _cached(config, size, True, sharded_over, False)
+    compiled, compile_seconds = _compiled(config, size, True, sharded_over, False)
     _call(callbacks, "on_compile_end", compile_seconds)
     keys = pad_runs(np.asarray(jax.vmap(jax.random.PRNGKey)(seeds)), size * num_chunks)
     hp = pad_runs(hp, size * num_chunks)
