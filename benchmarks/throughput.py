@@ -1,4 +1,5 @@
-"""Training throughput and compile time for vmapped seeds, beside the rollout-only limit.
+"""Training throughput and compile time for vmapped seeds, beside the rollout-only limit and a
+plain scan-of-scans PPO (the reference the speed target is stated against).
 
 Usage: python benchmarks/throughput.py [--configs cartpole breakout_minatar] [--seeds 1 4 16 64]
 """
@@ -10,6 +11,7 @@ import time
 
 import jax
 from common import figures_note, fmt, hardware_label, markdown_table, median_times, write_results
+from plain_ppo import make_plain_ppo
 from rollout_limit import make_rollout_limit
 
 import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
@@ -40,7 +42,7 @@ def compile_timed(fn, *args):
 
 
 def measure(name: str, num_seeds: int, repeats: int, updates: int | None) -> dict:
-    """Compile and run times of training and of the rollout-only limit for one case."""
+    """Compile and run times of training, the rollout-only limit and plain PPO for one case."""
     base = load_config(name)
     n_up = updates or UPDATES.get(name, {}).get(num_seeds, 10)
     config = base.replace(total_timesteps=n_up * base.batch_size)
@@ -52,10 +54,14 @@ def measure(name: str, num_seeds: int, repeats: int, updates: int | None) -> dic
     limit_fn, limit_compile = compile_timed(
         jax.vmap(make_rollout_limit(config), in_axes=(0, None)), keys, hp
     )
-    jax.block_until_ready(train_fn(keys, hp))  # warm calls, untimed
-    jax.block_until_ready(limit_fn(keys, hp))
+    plain_fn, plain_compile = compile_timed(
+        jax.vmap(make_plain_ppo(config), in_axes=(0, None)), keys, hp
+    )
+    programs = {"train": train_fn, "limit": limit_fn, "plain": plain_fn}
+    for fn in programs.values():  # warm calls, untimed
+        jax.block_until_ready(fn(keys, hp))
     times = median_times(
-        {"train": lambda: train_fn(keys, hp), "limit": lambda: limit_fn(keys, hp)}, repeats
+        {name: (lambda fn=fn: fn(keys, hp)) for name, fn in programs.items()}, repeats
     )
     steps = num_seeds * config.env_steps_per_run
     return {
@@ -67,7 +73,10 @@ def measure(name: str, num_seeds: int, repeats: int, updates: int | None) -> dic
         "limit_compile": limit_compile,
         "train_sps": steps / times["train"],
         "limit_sps": steps / times["limit"],
+        "plain_sps": steps / times["plain"],
+        "plain_compile": plain_compile,
         "fraction": times["limit"] / times["train"],
+        "plain_fraction": times["limit"] / times["plain"],
     }
 
 
@@ -82,6 +91,9 @@ def table(rows: list[dict]) -> str:
         "rollout-limit steps/s",
         "compile limit (s)",
         "train / limit",
+        "plain PPO steps/s",
+        "compile plain (s)",
+        "plain / limit",
     ]
     body = [
         [
@@ -93,6 +105,9 @@ def table(rows: list[dict]) -> str:
             fmt(r["limit_sps"]),
             fmt(r["limit_compile"], 2),
             f"{r['fraction']:.0%}",
+            fmt(r["plain_sps"]),
+            fmt(r["plain_compile"], 2),
+            f"{r['plain_fraction']:.0%}",
         ]
         for r in rows
     ]
@@ -125,14 +140,18 @@ def write(args: argparse.Namespace, rows: list[dict], skipped: list[str]) -> Non
     """Writes the results file for the cases measured so far."""
     notes = [
         f"{figures_note()} Env steps/s summed over all vmapped seeds; run time is the median "
-        f"of {args.repeats} warm calls (after compile and one untimed call), train and limit "
-        "interleaved in the same process.",
+        f"of {args.repeats} warm calls (after compile and one untimed call), training, the "
+        "limit and plain PPO interleaved in the same process.",
         "Compile = `jax.jit(...).lower(...).compile()` wall time.",
         "Reduced budgets: each call runs the listed env steps (updates x num_envs x num_steps "
         "x seeds), not the config's total_timesteps; throughput does not depend on the budget "
         "once compiled.",
         "rollout-limit: the same envs, network forward pass and action sampling with no GAE or "
         "update (benchmarks/rollout_limit.py); train / limit = limit time / train time.",
+        "plain PPO: a textbook scan-of-scans PPO (benchmarks/plain_ppo.py) with the same envs, "
+        "widths, batch shape, epochs and minibatches and none of purejaxppo's extras "
+        "(normalization, critic on pre-reset observations, target-KL mask, LR schedule, "
+        "metrics); plain / limit is the share the speed target is compared with.",
         *skipped,
     ]
     title = f"Training throughput vs rollout-only limit ({hardware_label()})"
