@@ -124,9 +124,7 @@ def make_plain_ppo(config: PPOConfig) -> Any:
                 env_step, (params, env_state, obs, rng), None, length=n_steps
             )
             _, last_value = net.apply(params, obs)
-            _, adv = jax.lax.scan(
-                gae_step, (jnp.zeros(n_envs), last_value), traj, reverse=True
-            )
+            _, adv = jax.lax.scan(gae_step, (jnp.zeros(n_envs), last_value), traj, reverse=True)
             obs_t, action, reward, _, value, log_prob = traj
             flat = lambda x: x.reshape((n_envs * n_steps,) + x.shape[2:])  # noqa: E731
             batch = jax.tree.map(flat, (obs_t, action, log_prob, value, adv, adv + value))
