@@ -46,3 +46,24 @@ def tiny_train_jit(tiny_train):
 def tiny_train_vmap(tiny_train):
     """`jax.jit(jax.vmap(train, in_axes=(0, None)))` shared by the seed tests."""
     return jax.jit(jax.vmap(tiny_train, in_axes=(0, None)))
+
+
+# The slowest modules first: with `-n 2 --dist loadfile` a worker takes whole modules in
+# collection order, so a long module collected last would leave the other worker idle at the end.
+_SLOW_MODULES_FIRST = (
+    "test_notebooks",
+    "test_learning",
+    "test_resume",
+    "test_sharding",
+    "test_xla_flags",
+    "test_compile_cache",
+    "test_interrupt",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return _SLOW_MODULES_FIRST.index(module) if module in _SLOW_MODULES_FIRST else 99
+
+    items.sort(key=rank)  # stable: the order inside each module is kept
