@@ -11,7 +11,6 @@ import argparse
 import time
 from typing import Any
 
-import gymnax
 import jax
 import jax.numpy as jnp
 from common import fmt, markdown_table, median_times, write_results
@@ -51,7 +50,8 @@ def make_rejax(config: PPOConfig) -> Any:
     """rejax PPO matching `config`: env, num_envs, num_steps, epochs, minibatches, network size
     and activation, lr, gamma, GAE lambda, clip, coefficients and grad-norm clip. Its periodic
     evaluation is replaced by a no-op so that only training is timed."""
-    from rejax import PPO
+    import gymnax  # here, not at the top: importing gymnax starts JAX's backends, and
+    from rejax import PPO  # purejaxppo must set its XLA flag before that (see the imports)
 
     env, env_params = gymnax.make(config.env_id, **config.env_kwargs_dict)
     hp = config.hparams
