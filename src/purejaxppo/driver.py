@@ -117,16 +117,6 @@ def chunk_lengths(num_updates: int, start_update: int, chunk_updates: int) -> tu
 
 
 @memoize_compiled
-def _compiled(config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]):
-    init, run_chunk = _chunk_fns(config, per_run_hparams)
-    keys, hp = abstract_inputs(num_runs, per_run_hparams)
-    start = time.perf_counter()
-    init_compiled = init.lower(keys, hp).compile()
-    state = jax.eval_shape(init, keys, hp)
-    chunks = {n: run_chunk.lower(state, hp, n).compile() for n in lengths}
-    return init_compiled, chunks, time.perf_counter() - start
-
-
 def compile_chunked(
     config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]
 ) -> tuple[Any, dict[int, Any], float]:
@@ -137,7 +127,13 @@ def compile_chunked(
         `(state, hparams) -> (state, Metrics [runs, length])`}, seconds spent compiling in this
         call: 0.0 when everything came from the cache).
     """
-    return _compiled(config, num_runs, per_run_hparams, lengths)
+    init, run_chunk = _chunk_fns(config, per_run_hparams)
+    keys, hp = abstract_inputs(num_runs, per_run_hparams)
+    start = time.perf_counter()
+    init_compiled = init.lower(keys, hp).compile()
+    state = jax.eval_shape(init, keys, hp)
+    chunks = {n: run_chunk.lower(state, hp, n).compile() for n in lengths}
+    return init_compiled, chunks, time.perf_counter() - start
 
 
 def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
