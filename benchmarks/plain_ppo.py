@@ -64,7 +64,9 @@ def make_plain_ppo(config: PPOConfig) -> Any:
     step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def plain(rng: jax.Array, hp: Hyperparams) -> jax.Array:
-        tx = optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(hp.lr, eps=1e-5))
+        tx = optax.chain(
+            optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(hp.lr, eps=hp.adam_eps)
+        )
         rng, init_key, reset_key = jax.random.split(rng, 3)
         params = net.init(init_key, jnp.zeros((1, *obs_shape)))
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(

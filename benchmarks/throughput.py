@@ -130,9 +130,9 @@ def main() -> None:
     parser.add_argument("--name", default="throughput", help="results file name")
     args = parser.parse_args()
     rows, skipped = [], []
+    on_cpu = jax.default_backend() == "cpu"
     for name in args.configs:
         for seeds in args.seeds:
-            on_cpu = jax.default_backend() == "cpu"
             if on_cpu and (name, seeds) in SKIP and args.updates is None:
                 skipped.append(f"{name} x {seeds} seeds skipped: {SKIP[name, seeds]}.")
                 continue
