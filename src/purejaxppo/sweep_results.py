@@ -13,6 +13,7 @@ import numpy as np
 
 from purejaxppo.config import Hyperparams, PPOConfig
 from purejaxppo.results import FINAL_FRACTION, final_return
+from purejaxppo.stats import bootstrap_mean_interval
 
 BOOTSTRAP_RESAMPLES = 10_000  # resamples of the seeds behind each 95% interval
 BOOTSTRAP_SEED = 0  # fixed, so the same returns always give the same interval
@@ -37,18 +38,13 @@ def bootstrap_ci(
     level: float = 0.95,
     seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of the finite `values` (seeds).
+    """Percentile bootstrap interval of the mean of `values` (one per seed), NaNs ignored.
 
-    Draws `resamples` samples of n values with replacement (NumPy `default_rng(seed)`), takes each
-    one's mean, and returns the (1 - level) / 2 and (1 + level) / 2 percentiles of those means
-    (NumPy's default linear interpolation). (NaN, NaN) when there is no finite value.
+    `purejaxppo.stats.bootstrap_mean_interval` with `resamples` draws of the seeds: the
+    (1 - level) / 2 and (1 + level) / 2 percentiles of the resampled means. (NaN, NaN) when there
+    is no finite value; (v, v) for a single finite value v.
     """
-    x = np.asarray(values, dtype=np.float64)[np.isfinite(values)]
-    if x.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
-    low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+    _, low, high = bootstrap_mean_interval(np.ravel(values), level, resamples, seed)
     return float(low), float(high)
 
 

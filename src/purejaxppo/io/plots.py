@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from purejaxppo.io.files import atomic_write_bytes
+from purejaxppo.stats import bootstrap_mean_interval
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -29,10 +29,8 @@ def _fill_forward(curve: np.ndarray) -> np.ndarray:
 def bootstrap_band(
     values: np.ndarray, level: float = 0.95, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean across seeds and a percentile-bootstrap confidence band of that mean.
-
-    Seeds are resampled with replacement `samples` times (the same resampling for every column,
-    so the band is smooth along a curve); NaNs are ignored.
+    """Mean across seeds and a percentile-bootstrap confidence band of that mean, NaNs ignored
+    (`purejaxppo.stats.bootstrap_mean_interval`: one set of seed draws for every column).
 
     Args:
         values: `[seeds, T]` (or `[seeds]`).
@@ -41,17 +39,7 @@ def bootstrap_band(
     Returns:
         (mean, low, high), each `[T]` (or `[]`); low == high == mean for one seed.
     """
-    values = np.asarray(values, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        mean = np.nanmean(values, axis=0)
-        if values.shape[0] < 2:
-            return mean, mean.copy(), mean.copy()
-        index = np.random.default_rng(seed).integers(0, values.shape[0], (samples, values.shape[0]))
-        means = np.nanmean(values[index], axis=1)  # [samples, T]
-        tail = 100 * (1 - level) / 2
-        low, high = np.nanpercentile(means, [tail, 100 - tail], axis=0)
-    return mean, low, high
+    return bootstrap_mean_interval(values, level, samples, seed)
 
 
 def _new_figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
