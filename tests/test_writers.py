@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from purejaxppo.cli import train_logging
-from purejaxppo.config import ConfigError
+from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.driver import train_chunked
 from purejaxppo.io.files import read_metrics_csv
 from purejaxppo.io.tensorboard import TensorBoardWriter
@@ -119,6 +119,48 @@ def test_tensorboard_has_one_run_per_seed_with_scalars_per_step(logged):
             np.testing.assert_allclose(
                 [scalars[name][s] for s in expected], list(expected.values()), rtol=1e-6
             )
+
+
+def tensorboard_points(folder: Path, honour_restarts: bool = True) -> dict[str, dict[int, list]]:
+    """tag -> {step: [values]} as TensorBoard shows them: files in name (creation) order, and
+    (if `honour_restarts`) a session-start event at step T hides every earlier event at step >= T."""
+    from tensorboardX.proto.event_pb2 import SessionLog
+
+    out: dict[str, dict[int, list]] = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in read_events(path):
+            restart = event.HasField("session_log") and event.session_log.status == SessionLog.START
+            if restart and honour_restarts:
+                for points in out.values():
+                    for step in [s for s in points if s >= event.step]:
+                        del points[step]
+            for value in event.summary.value:
+                out.setdefault(value.tag, {}).setdefault(event.step, []).append(value.simple_value)
+    return out
+
+
+def test_tensorboard_resume_hides_what_the_interrupted_run_logged_past_its_checkpoint(tmp_path):
+    config = PPOConfig(num_envs=1, num_steps=128)  # batch 128, as in _fake_metrics
+    first = TensorBoardWriter(tmp_path)
+    first.on_start(config, np.array([3]), 0)
+    first.on_chunk(_fake_metrics(num_seeds=1, k=5), None)  # updates 1-5; update 3 was saved
+    first.on_end(None)
+    resumed = TensorBoardWriter(tmp_path)
+    resumed.on_start(config, np.array([3]), 3)
+    again = _fake_metrics(num_seeds=1, k=4, start=3)  # updates 4-7, values unlike the first's
+    resumed.on_chunk(again, None)
+    resumed.on_end(None)
+
+    folder = tmp_path / "seed_3"
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 2
+    shown = tensorboard_points(folder)
+    assert shown["update"] == {128 * u: [float(u)] for u in range(1, 8)}
+    np.testing.assert_allclose(
+        [shown["approx_kl"][128 * u] for u in range(4, 8)], again["approx_kl"].T
+    )
+    # Without the restart marker, updates 4 and 5 would be drawn twice.
+    raw = tensorboard_points(folder, honour_restarts=False)["update"]
+    assert [len(raw[128 * u]) for u in range(1, 8)] == [1, 1, 1, 2, 2, 1, 1]
 
 
 def test_tensorboard_writer_closes_files_on_end(tmp_path):

@@ -36,6 +36,10 @@ class TensorBoardWriter:
     them on disk within `FLUSH_SECONDS`, so TensorBoard follows a run live without the training
     loop waiting; `on_end` writes what is left, then flushes and closes the files. The event
     files are tensorboardX's `FileWriter` with one `Summary` per update (not one per scalar).
+
+    A resumed run (`start_update` > 0) first writes a session-start event at the env steps of
+    its first new update: TensorBoard then drops every older event at or past that step, i.e.
+    what the interrupted run logged after its last checkpoint, which the resumed run logs again.
     """
 
     def __init__(self, root: str | Path):
@@ -51,13 +55,29 @@ class TensorBoardWriter:
         self._next_update = start_update + 1
         self._writers = [
             tensorboardX.FileWriter(
-                str(seed_folder(self.root, s)), max_queue=1000, flush_secs=FLUSH_SECONDS
+                str(seed_folder(self.root, s)),
+                max_queue=1000,
+                flush_secs=FLUSH_SECONDS,
+                # tensorboardX names files by the second and opens them with "wb": without a
+                # suffix, a resume within the same second would overwrite the earlier file.
+                filename_suffix=f".from_update_{start_update:09d}",
             )
             for s in self._seeds
         ]
+        if start_update > 0:
+            self._purge_from((start_update + 1) * config.batch_size)
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._drain, name="tensorboard-writer", daemon=True)
         self._thread.start()
+
+    def _purge_from(self, step: int) -> None:
+        """TensorBoard's restart marker (what tensorboardX's `SummaryWriter(purge_step=...)`
+        writes): events of earlier files at `step` or later are hidden from then on."""
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+        for writer in self._writers:
+            writer.add_event(Event(step=step, file_version="brain.Event:2"))
+            writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
         """Hands the chunk (`metrics`: name -> `[seeds, k]`) to the writing thread and returns:
