@@ -120,6 +120,41 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
+def bar_panels(panels: Sequence[dict[str, Any]], title: str = "") -> Any:
+    """A figure of grouped bar charts side by side, one panel per dict.
+
+    Each panel: `labels` (the x groups), `series` (name -> one value per label; None or NaN
+    leaves a gap), `ylabel`, optional `title` and `log` (log-scale y). Returns the matplotlib
+    Figure (for `write_results(..., figure=...)`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        labels, series = list(panel["labels"]), dict(panel["series"])
+        width = 0.8 / max(1, len(series))
+        x = np.arange(len(labels))
+        for i, (name, values) in enumerate(series.items()):
+            heights = [np.nan if v is None else float(v) for v in values]
+            ax.bar(x + (i - (len(series) - 1) / 2) * width, heights, width, label=name)
+        ax.set_xticks(x, labels, rotation=20 if max(map(len, map(str, labels))) > 8 else 0)
+        ax.set_ylabel(panel["ylabel"])
+        if panel.get("log"):
+            ax.set_yscale("log")
+        ax.set_title(panel.get("title", ""), fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def write_results(
     name: str,
     title: str,

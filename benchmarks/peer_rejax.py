@@ -13,7 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from common import fmt, markdown_table, median_times, write_results
+from common import bar_panels, fmt, markdown_table, median_times, write_results
 
 import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 from purejaxppo.config import PPOConfig, hparams_as_float32
@@ -140,6 +140,24 @@ def table(rows: list[dict]) -> str:
     return markdown_table(headers, body)
 
 
+def figure(rows: list[dict]):
+    """Env steps/s of purejaxppo and rejax per seed count."""
+    return bar_panels(
+        [
+            {
+                "labels": [f"{r['config']} x{r['seeds']}" for r in rows],
+                "series": {
+                    "purejaxppo": [r["ours_sps"] for r in rows],
+                    "rejax": [r["rejax_sps"] for r in rows],
+                },
+                "ylabel": "env steps/s",
+                "title": "seeds vmapped, both in one process",
+            }
+        ],
+        "purejaxppo vs rejax PPO (CPU)",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["cartpole"])
@@ -169,7 +187,9 @@ def main() -> None:
         for seeds in args.seeds:
             rows.append(measure(name, seeds, args.repeats))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-            write_results(args.name, "purejaxppo vs rejax PPO (CPU)", table(rows), notes)
+            write_results(
+                args.name, "purejaxppo vs rejax PPO (CPU)", table(rows), notes, figure(rows)
+            )
     print(table(rows))
 
 

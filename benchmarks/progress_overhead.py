@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import fmt, markdown_table, write_results
+from common import bar_panels, fmt, markdown_table, write_results
 
 import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 from purejaxppo.driver import default_chunk_updates, train_chunked
@@ -95,6 +95,7 @@ def main() -> None:
     config = load_config(args.config)
     chunk = default_chunk_updates(config.num_updates)
     rows, hooks = [], []
+    overhead: dict[str, list[float]] = {}  # "<n> seeds" -> wall-time overhead % per variant
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.seeds:
             t = measure(config, n, args.repeats, Path(tmp) / f"s{n}")
@@ -107,6 +108,9 @@ def main() -> None:
                     + [f"{100 * (t[v][col] / base - 1):+.1f}%" for v in VARIANTS[1:]]
                 )
                 print(rows[-1], flush=True)
+            overhead[f"{n} seed{'s' if n > 1 else ''}"] = [
+                100 * (t[v][0] / t["single"][0] - 1) for v in VARIANTS[1:]
+            ]
             hooks.append(
                 [n] + [f"{t[v][2]:.3f} s ({100 * t[v][2] / t[v][0]:.2f}%)" for v in VARIANTS[2:]]
             )
@@ -129,7 +133,20 @@ def main() -> None:
         "bar+csv = progress bar + streamed metrics.csv (what `purejaxppo train` does by default); "
         "bar+csv+tb = plus TensorBoard event files",
     ]
-    path = write_results("progress_overhead", "Overhead of live progress and logging", body, notes)
+    fig = bar_panels(
+        [
+            {
+                "labels": list(VARIANTS[1:]),
+                "series": overhead,
+                "ylabel": "wall time vs single call (%)",
+                "title": f"{args.config}, full budget",
+            }
+        ],
+        "Overhead of live progress and logging",
+    )
+    path = write_results(
+        "progress_overhead", "Overhead of live progress and logging", body, notes, fig
+    )
     print(path.read_text())
 
 

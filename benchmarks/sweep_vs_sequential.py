@@ -3,20 +3,19 @@
     python benchmarks/sweep_vs_sequential.py            # 64 runs of 1e5 env steps each
     python benchmarks/sweep_vs_sequential.py --quick    # 64 runs of 4,096 env steps (a smoke test)
 
-Prints a markdown table and writes it, with the machine, to benchmarks/results/sweep_vs_sequential.md.
+Prints a markdown table and writes it, with the machine and a figure, to
+benchmarks/results/sweep_vs_sequential.md (.png).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
-from common import cpu_model
+from common import bar_panels, figures_note, write_results
 
 import purejaxppo  # noqa: F401 - applies the XLA CPU flag before JAX starts
 from purejaxppo import load_config
@@ -52,9 +51,7 @@ def main() -> None:
     """Runs both ways, prints the table and writes the markdown file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4,096 env steps per run")
-    parser.add_argument(
-        "--out", default=str(Path(__file__).parent / "results" / "sweep_vs_sequential.md")
-    )
+    parser.add_argument("--name", default="sweep_vs_sequential", help="results file name")
     args = parser.parse_args()
     steps = 4096 if args.quick else 100_000
     config = load_config("cartpole", [f"total_timesteps={steps}"])
@@ -78,10 +75,6 @@ def main() -> None:
         ("64 runs one by one", seq_total, seq["compile"], seq["run"]),
     ]
     lines = [
-        f"CartPole-v1, {len(settings)} settings (lr x ent_coef) x {SEEDS} seeds = {runs} runs of "
-        f"{config.env_steps_per_run:,} env steps ({config.num_updates} updates, num_envs="
-        f"{config.num_envs}, num_steps={config.num_steps}).",
-        "",
         "| way | total s | compile s | run s | env steps/s (run) |",
         "|---|---|---|---|---|",
     ]
@@ -95,20 +88,29 @@ def main() -> None:
         f"{seq['run'] / result.run_seconds:.1f}x in run time. "
         f"Largest gap between the two ways' mean final return of a setting: {gap:.3g} "
         "(float rounding differs between a vmapped and a single run and grows over training).",
-        "",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.machine()}, Python {platform.python_version()}, jax {jax.__version__} "
-        f"({jax.default_backend()}, {jax.device_count()} device(s)). Load average (1, 5, 15 min) "
-        f"before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
-        f"{', '.join(f'{x:.2f}' for x in load_after)} (the CPU was shared with other jobs).",
-        "",
-        f"Command: `python benchmarks/sweep_vs_sequential.py{' --quick' if args.quick else ''}`",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    body = "\n".join(lines)
+    print(body)
+    notes = [
+        f"{figures_note()} CartPole-v1, {len(settings)} settings (lr x ent_coef) x {SEEDS} seeds "
+        f"= {runs} runs of {config.env_steps_per_run:,} env steps ({config.num_updates} updates, "
+        f"num_envs={config.num_envs}, num_steps={config.num_steps}).",
+        "Load average (1, 5, 15 min) before: "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}; after: "
+        f"{', '.join(f'{x:.2f}' for x in load_after)}.",
+    ]
+    fig = bar_panels(
+        [
+            {
+                "labels": ["compile", "run", "total"],
+                "series": {name: [c, r, t] for name, t, c, r in rows},
+                "ylabel": "seconds",
+                "title": f"{runs} CartPole runs of {config.env_steps_per_run:,} env steps",
+            }
+        ],
+        "A sweep as one program vs one run after another",
+    )
+    path = write_results(args.name, "Sweep as one program vs sequential runs", body, notes, fig)
     print(f"written to {path}")
 
 

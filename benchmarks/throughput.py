@@ -10,7 +10,15 @@ import argparse
 import time
 
 import jax
-from common import figures_note, fmt, hardware_label, markdown_table, median_times, write_results
+from common import (
+    bar_panels,
+    figures_note,
+    fmt,
+    hardware_label,
+    markdown_table,
+    median_times,
+    write_results,
+)
 from plain_ppo import make_plain_ppo
 from rollout_limit import make_rollout_limit
 
@@ -121,6 +129,29 @@ def table(rows: list[dict]) -> str:
     return markdown_table(headers, body)
 
 
+def figure(rows: list[dict]):
+    """Env steps/s of training, plain PPO and the limit per case, and the two fractions."""
+    labels = [f"{r['config'].replace('_minatar', '')} x{r['seeds']}" for r in rows]
+    speed = {
+        "purejaxppo": [r["train_sps"] for r in rows],
+        "plain PPO": [r["plain_sps"] for r in rows],
+        "rollout-only limit": [r["limit_sps"] for r in rows],
+    }
+    share = {
+        "purejaxppo / limit": [100 * r["fraction"] for r in rows],
+        "plain PPO / limit": [
+            None if r["plain_fraction"] is None else 100 * r["plain_fraction"] for r in rows
+        ],
+    }
+    return bar_panels(
+        [
+            {"labels": labels, "series": speed, "ylabel": "env steps/s", "log": True},
+            {"labels": labels, "series": share, "ylabel": "% of the rollout-only limit"},
+        ],
+        f"Training throughput ({hardware_label()})",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["cartpole", "breakout_minatar"])
@@ -168,7 +199,7 @@ def write(args: argparse.Namespace, rows: list[dict], skipped: list[str]) -> Non
         *skipped,
     ]
     title = f"Training throughput vs rollout-only limit ({hardware_label()})"
-    write_results(args.name, title, table(rows), notes)
+    write_results(args.name, title, table(rows), notes, figure(rows) if rows else None)
 
 
 if __name__ == "__main__":
