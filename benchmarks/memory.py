@@ -176,8 +176,8 @@ def main() -> None:
     for seeds in SEEDS_CASES:
         r = measure_peak("cartpole", seeds, SEEDS_STEPS, args.timeout)
         if not on_gpu and str(r.get("error", "")).startswith("hung"):
-            # The jaxlib 0.10 CPU executor hang needs two or more pool threads; on one core the
-            # same program runs (docs/benchmarks.md, "The 256-seed hang").
+            # The jaxlib 0.10 CPU executor hang has not been seen with one thread per pool; on
+            # one core the same program has run every time (docs/benchmarks.md).
             print(f"{seeds} seeds hung on all cores; again on one core", flush=True)
             r = measure_peak("cartpole", seeds, SEEDS_STEPS, args.timeout, one_core=True)
             pinned.append(seeds)
