@@ -138,6 +138,18 @@ def measure_peak(
     }
 
 
+def measure_case(seeds: int, steps: int, args: argparse.Namespace, on_gpu: bool) -> dict:
+    """`measure_peak` of one CartPole case (printed as it ends). On CPU, a case that hangs runs
+    again pinned to one core: the jaxlib 0.10 executor hang has not been seen with one thread
+    per pool (docs/benchmarks.md, "The 256-seed hang")."""
+    r = measure_peak("cartpole", seeds, steps, args.timeout)
+    if not on_gpu and str(r.get("error", "")).startswith("hung"):
+        print(f"{seeds} seeds x {steps:,} steps hung on all cores; again on one core", flush=True)
+        r = measure_peak("cartpole", seeds, steps, args.timeout, one_core=True)
+    print(seeds, "seeds,", steps, "steps:", r, flush=True)
+    return r
+
+
 def row(r: dict, *first: object, device: bool = False) -> list:
     """A table row for one case: the given leading cells, then peak MiB (host, and device if
     `device`), metrics KiB, run s."""
@@ -164,27 +176,25 @@ def main() -> None:
     on_gpu = jax.default_backend() != "cpu"
     baseline = measure_peak("cartpole", 1, 512)  # one update: JAX + compile overhead
     print(f"baseline (1 update): {baseline['peak_mib']:.0f} MiB", flush=True)
-    seed_rows, step_rows = [], []
-    seed_peaks: dict[str, float | None] = {}
-    step_peaks: dict[str, float | None] = {}
-    for steps in STEPS_CASES[:2] if args.quick else STEPS_CASES:
-        r = measure_peak("cartpole", 1, steps, args.timeout)
-        step_rows.append(row(r, fmt(steps), r.get("updates", "-"), device=on_gpu))
-        step_peaks[f"{steps:.0e}".replace("+0", "")] = r.get("peak_mib")
-        print(step_rows[-1], flush=True)
-    pinned = []
-    for seeds in SEEDS_CASES:
-        r = measure_peak("cartpole", seeds, SEEDS_STEPS, args.timeout)
-        if not on_gpu and str(r.get("error", "")).startswith("hung"):
-            # The jaxlib 0.10 CPU executor hang has not been seen with one thread per pool; on
-            # one core the same program has run every time (docs/benchmarks.md).
-            print(f"{seeds} seeds hung on all cores; again on one core", flush=True)
-            r = measure_peak("cartpole", seeds, SEEDS_STEPS, args.timeout, one_core=True)
-            pinned.append(seeds)
-        label = f"{seeds} (one core)" if r.get("one_core") else seeds
-        seed_rows.append(row(r, label, fmt(r.get("steps_per_seed", SEEDS_STEPS)), device=on_gpu))
-        seed_peaks[str(label)] = r.get("peak_mib")
-        print(seed_rows[-1], flush=True)
+    step_cases = [  # (table label, figure label, result)
+        (fmt(steps), f"{steps:.0e}".replace("+0", ""), measure_case(1, steps, args, on_gpu))
+        for steps in (STEPS_CASES[:2] if args.quick else STEPS_CASES)
+    ]
+    seed_cases = [
+        (str(seeds), str(seeds), measure_case(seeds, SEEDS_STEPS, args, on_gpu))
+        for seeds in SEEDS_CASES
+    ]
+    pinned = [f"{label} env steps" for label, _, r in step_cases if r.get("one_core")]
+    pinned += [f"{label} seeds" for label, _, r in seed_cases if r.get("one_core")]
+    suffix = lambda r: " (one core)" if r.get("one_core") else ""  # noqa: E731
+    step_rows = [
+        row(r, label + suffix(r), r.get("updates", "-"), device=on_gpu)
+        for label, _, r in step_cases
+    ]
+    seed_rows = [
+        row(r, label + suffix(r), fmt(r.get("steps_per_seed", SEEDS_STEPS)), device=on_gpu)
+        for label, _, r in seed_cases
+    ]
     peaks = ["peak RSS (MiB)"] + (["device peak (MiB)"] if on_gpu else [])
     tail = [*peaks, "metrics (KiB)", "run s"]
     by_seeds = markdown_table(["seeds", "env steps / seed", *tail], seed_rows)
@@ -208,20 +218,20 @@ def main() -> None:
     ]
     if pinned:
         notes.append(
-            f"Ran on one core after hanging on all cores: {', '.join(map(str, pinned))} seeds. "
+            f"Ran on one core after hanging on all cores: {', '.join(pinned)}. "
             "Peak RSS is comparable with the other rows; run time is not."
         )
     fig = bar_panels(
         [
             {
-                "labels": list(seed_peaks),
-                "series": {"peak RSS": list(seed_peaks.values())},
+                "labels": [short + suffix(r) for _, short, r in seed_cases],
+                "series": {"peak RSS": [r.get("peak_mib") for _, _, r in seed_cases]},
                 "ylabel": "MiB",
                 "title": f"by vmapped seeds ({SEEDS_STEPS:,} env steps each)",
             },
             {
-                "labels": list(step_peaks),
-                "series": {"peak RSS": list(step_peaks.values())},
+                "labels": [short + suffix(r) for _, short, r in step_cases],
+                "series": {"peak RSS": [r.get("peak_mib") for _, _, r in step_cases]},
                 "ylabel": "MiB",
                 "title": "by env steps (1 seed)",
             },
