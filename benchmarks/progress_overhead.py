@@ -102,15 +102,15 @@ def main() -> None:
             steps = n * config.env_steps_per_run
             for kind, col in (("wall", 0), ("CPU", 1)):
                 base = t["single"][col]
+                percent = [100 * (t[v][col] / base - 1) for v in VARIANTS[1:]]
                 rows.append(
                     [n, kind, fmt(steps / base, 0)]
                     + [f"{t[v][col]:.2f}" for v in VARIANTS]
-                    + [f"{100 * (t[v][col] / base - 1):+.1f}%" for v in VARIANTS[1:]]
+                    + [f"{p:+.1f}%" for p in percent]
                 )
                 print(rows[-1], flush=True)
-            overhead[f"{n} seed{'s' if n > 1 else ''}"] = [
-                100 * (t[v][0] / t["single"][0] - 1) for v in VARIANTS[1:]
-            ]
+                if kind == "wall":
+                    overhead[f"{n} seed{'s' if n > 1 else ''}"] = percent
             hooks.append(
                 [n] + [f"{t[v][2]:.3f} s ({100 * t[v][2] / t[v][0]:.2f}%)" for v in VARIANTS[2:]]
             )
