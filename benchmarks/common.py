@@ -141,7 +141,9 @@ def bar_panels(panels: Sequence[dict[str, Any]], title: str = "") -> Any:
         for i, (name, values) in enumerate(series.items()):
             heights = [np.nan if v is None else float(v) for v in values]
             ax.bar(x + (i - (len(series) - 1) / 2) * width, heights, width, label=name)
-        ax.set_xticks(x, labels, rotation=20 if max(map(len, map(str, labels))) > 8 else 0)
+        ax.set_xticks(
+            x, labels, rotation=20 if max(map(len, map(str, labels)), default=0) > 8 else 0
+        )
         ax.set_ylabel(panel["ylabel"])
         if panel.get("log"):
             ax.set_yscale("log")
@@ -187,7 +189,9 @@ def write_results(
     parts += ["", body, ""]
     if figure is not None:
         png = RESULTS_DIR / f"{name}.png"
-        figure.savefig(png, dpi=110, bbox_inches="tight")
+        png_tmp = png.with_suffix(".png.tmp")  # whole or not at all, like the markdown below
+        figure.savefig(png_tmp, format="png", dpi=110, bbox_inches="tight")
+        png_tmp.replace(png)
         import matplotlib.pyplot as plt
 
         plt.close(figure)

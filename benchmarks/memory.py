@@ -126,6 +126,9 @@ def measure_peak(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return {"error": "timed out"}
+    except KeyboardInterrupt:  # e.g. a time budget's SIGINT: leave no case running behind us
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     if proc.returncode:
         hung = "hung:" in stderr
         return {"error": f"hung (~0% CPU for {HANG_SECONDS} s)" if hung else "failed"}
@@ -176,14 +179,21 @@ def main() -> None:
     on_gpu = jax.default_backend() != "cpu"
     baseline = measure_peak("cartpole", 1, 512)  # one update: JAX + compile overhead
     print(f"baseline (1 update): {baseline['peak_mib']:.0f} MiB", flush=True)
-    step_cases = [  # (table label, figure label, result)
-        (fmt(steps), f"{steps:.0e}".replace("+0", ""), measure_case(1, steps, args, on_gpu))
-        for steps in (STEPS_CASES[:2] if args.quick else STEPS_CASES)
-    ]
-    seed_cases = [
-        (str(seeds), str(seeds), measure_case(seeds, SEEDS_STEPS, args, on_gpu))
-        for seeds in SEEDS_CASES
-    ]
+    step_cases, seed_cases = [], []  # (table label, figure label, result)
+    for steps in STEPS_CASES[:2] if args.quick else STEPS_CASES:
+        label = f"{steps:.0e}".replace("+0", "")
+        step_cases.append((fmt(steps), label, measure_case(1, steps, args, on_gpu)))
+        write(args, baseline, step_cases, seed_cases, on_gpu)  # an interrupted run leaves a file
+    for seeds in SEEDS_CASES:
+        seed_cases.append((str(seeds), str(seeds), measure_case(seeds, SEEDS_STEPS, args, on_gpu)))
+        body = write(args, baseline, step_cases, seed_cases, on_gpu)
+    print(body)
+
+
+def write(
+    args: argparse.Namespace, baseline: dict, step_cases: list, seed_cases: list, on_gpu: bool
+) -> str:
+    """Writes the tables, notes and figure of the cases measured so far; returns the tables."""
     pinned = [f"{label} env steps" for label, _, r in step_cases if r.get("one_core")]
     pinned += [f"{label} seeds" for label, _, r in seed_cases if r.get("one_core")]
     suffix = lambda r: " (one core)" if r.get("one_core") else ""  # noqa: E731
@@ -200,7 +210,6 @@ def main() -> None:
     by_seeds = markdown_table(["seeds", "env steps / seed", *tail], seed_rows)
     by_steps = markdown_table(["env steps (1 seed)", "updates", *tail], step_rows)
     body = f"### By vmapped seeds (CartPole-v1)\n\n{by_seeds}\n\n### By env steps\n\n{by_steps}"
-    print(body)
     notes = [
         f"{figures_note()} Peak RSS of the whole process (Python, JAX, XLA compile and run), "
         "each case in a fresh subprocess (`ru_maxrss` of RUSAGE_CHILDREN)"
@@ -239,6 +248,7 @@ def main() -> None:
         f"CartPole-v1 peak memory ({hardware_label()})",
     )
     write_results(args.name, f"Peak memory ({hardware_label()})", body, notes, fig)
+    return body
 
 
 if __name__ == "__main__":
