@@ -55,6 +55,8 @@ def machine_description() -> dict[str, Any]:
         "gpu": _gpu_description() if jax.default_backend() == "gpu" else "none",
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
+        # `taskset` and the like narrow this; the figures then come from fewer cores
+        "cores_this_process_may_use": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
