@@ -2,6 +2,7 @@
 the config's reference return, and one figure of all learning curves.
 
 Usage: python benchmarks/learning_quality.py [--quick] [--configs cartpole acrobot] [--seeds 8]
+       [--seed 0]
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ def iqm(x: np.ndarray) -> float:
     return float(x[lo:hi].mean()) if hi > lo else float(x.mean())
 
 
-def run(name: str, num_seeds: int, steps: int | None) -> dict:
-    """Trains one config over `num_seeds` seeds (at `steps` per seed, or its stated budget)."""
+def run(name: str, num_seeds: int, steps: int | None, seed: int = 0) -> dict:
+    """Trains one config over seeds `seed .. seed + num_seeds - 1` (at `steps` per seed, or its
+    stated budget)."""
     config = load_config(name)
     stated = config.total_timesteps
     if steps is not None and steps < stated:
         config = config.replace(total_timesteps=max(steps, config.batch_size))
-    result = train_seeds(config, num_seeds=num_seeds, seed=0)
+    result = train_seeds(config, num_seeds=num_seeds, seed=seed)
     finals = final_return(result.metrics["episode_return"])
     return {
         "config": name,
@@ -116,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=None, help="default: all in configs/")
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0, help="first seed (run i uses seed + i)")
     parser.add_argument("--quick", action="store_true", help="every config at --quick-steps")
     parser.add_argument(
         "--quick-configs",
@@ -128,8 +131,8 @@ def main() -> None:
     args = parser.parse_args()
     names = args.configs or [n for n in available_configs() if n != "defaults"]
     notes = [
-        "CPU run (no GPU). Seeds 0..n-1 (`purejaxppo.parallel.train_seeds`, all seeds vmapped in "
-        "one program).",
+        f"CPU run (no GPU). Seeds {args.seed}..{args.seed + args.seeds - 1} "
+        "(`purejaxppo.parallel.train_seeds`, all seeds vmapped in one program).",
         f"final return = mean episode return over the last {FINAL_FRACTION:.0%} of updates "
         "(`purejaxppo.results.final_return`), per seed; mean, std and IQM over seeds.",
         "budget 'quick' rows ran fewer env steps than the config states, so they are far below "
@@ -139,7 +142,7 @@ def main() -> None:
     rows = []
     for name in names:
         quick = args.quick or name in args.quick_configs
-        rows.append(run(name, args.seeds, args.quick_steps if quick else None))
+        rows.append(run(name, args.seeds, args.quick_steps if quick else None, args.seed))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         # written after every config, so an interrupted run still leaves a complete file
         write_results(args.name, "Learning quality (CPU)", table(rows), notes, figure(rows))
