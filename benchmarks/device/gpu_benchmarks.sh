@@ -34,6 +34,9 @@ else
 fi
 # The CPU scheduler flag is for jaxlib 0.10's CPU backend; leave the GPU image's XLA_FLAGS alone.
 export PUREJAXPPO_KEEP_XLA_FLAGS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+# memory.py's parent process starts JAX too; without this it would reserve most of the GPU
+# before its one-case children run.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 python3 - <<'PY' || exit 1
@@ -58,8 +61,8 @@ step() {  # step NAME BUDGET_S COMMAND...: runs COMMAND under a time budget and 
 
 # Many seeds are where a GPU pays off, so the seed counts go past the CPU tables' 64.
 # shellcheck disable=SC2086
-step throughput "${THROUGHPUT_BUDGET_S:-240}" python3 benchmarks/throughput.py \
+step throughput "${THROUGHPUT_BUDGET_S:-200}" python3 benchmarks/throughput.py \
   --name "throughput$suffix" ${THROUGHPUT_ARGS:---configs cartpole breakout_minatar --seeds 1 64 1024}
 # shellcheck disable=SC2086
-step memory "${MEMORY_BUDGET_S:-150}" python3 benchmarks/memory.py \
-  --name "memory$suffix" ${MEMORY_ARGS:---quick --timeout 60}
+step memory "${MEMORY_BUDGET_S:-200}" python3 benchmarks/memory.py \
+  --name "memory$suffix" ${MEMORY_ARGS:---quick --timeout 120}
