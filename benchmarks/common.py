@@ -189,17 +189,19 @@ def write_results(
     if notes:
         parts += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     parts += ["", body, ""]
+    # Imported here, not at the top: memory.py's child imports this module before it pins itself
+    # to one core, and purejaxppo must not be imported before that.
+    from purejaxppo.io.files import atomic_write_bytes, atomic_write_text
+
     if figure is not None:
-        png = RESULTS_DIR / f"{name}.png"
-        png_tmp = png.with_suffix(".png.tmp")  # whole or not at all, like the markdown below
-        figure.savefig(png_tmp, format="png", dpi=110, bbox_inches="tight")
-        png_tmp.replace(png)
+        import io
+
         import matplotlib.pyplot as plt
 
+        png = RESULTS_DIR / f"{name}.png"
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         plt.close(figure)
+        atomic_write_bytes(png, buffer.getvalue())
         parts += [f"![{title}]({png.name})", ""]
-    path = RESULTS_DIR / f"{name}.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(parts))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(RESULTS_DIR / f"{name}.md", "\n".join(parts))

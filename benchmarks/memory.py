@@ -183,17 +183,22 @@ def main() -> None:
         return
     import jax
 
+    import purejaxppo  # noqa: F401  (before JAX starts: write_results uses its file writers)
+
     on_gpu = jax.default_backend() != "cpu"
     baseline = measure_peak("cartpole", 1, 512)  # one update: JAX + compile overhead
     print(f"baseline (1 update): {baseline['peak_mib']:.0f} MiB", flush=True)
     step_cases, seed_cases = [], []  # (table label, figure label, result)
-    for steps in STEPS_CASES[:2] if args.quick else STEPS_CASES:
-        label = f"{steps:.0e}".replace("+0", "")
-        step_cases.append((fmt(steps), label, measure_case(1, steps, args, on_gpu)))
-        write(args, baseline, step_cases, seed_cases, on_gpu)  # an interrupted run leaves a file
-    for seeds in SEEDS_CASES:
-        seed_cases.append((str(seeds), str(seeds), measure_case(seeds, SEEDS_STEPS, args, on_gpu)))
-        body = write(args, baseline, step_cases, seed_cases, on_gpu)
+    plan = (
+        [  # (list the result joins, table label, figure label, seeds, env steps per seed)
+            (step_cases, fmt(steps), f"{steps:.0e}".replace("+0", ""), 1, steps)
+            for steps in (STEPS_CASES[:2] if args.quick else STEPS_CASES)
+        ]
+        + [(seed_cases, str(seeds), str(seeds), seeds, SEEDS_STEPS) for seeds in SEEDS_CASES]
+    )
+    for cases, label, short, seeds, steps in plan:
+        cases.append((label, short, measure_case(seeds, steps, args, on_gpu)))
+        body = write(args, baseline, step_cases, seed_cases, on_gpu)  # after every case
     print(body)
 
 
