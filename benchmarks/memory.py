@@ -1,4 +1,4 @@
-"""Peak memory of CartPole training: by vmapped seeds, and by env steps for one seed.
+"""Peak memory and env steps/s of CartPole training: by vmapped seeds, and by env steps for one seed.
 
 Each case runs in its own fresh Python subprocess; its peak RSS is read with
 `resource.getrusage(RUSAGE_CHILDREN).ru_maxrss` by a one-case parent, so cases cannot inherit
@@ -17,7 +17,7 @@ import sys
 
 from common import bar_panels, figures_note, fmt, hardware_label, markdown_table, write_results
 
-SEEDS_CASES = [1, 16, 64, 256]
+SEEDS_CASES = [1, 16, 64, 256, 512, 1024]
 SEEDS_STEPS = 5_120  # env steps per seed in the seed cases (10 updates of 512)
 STEPS_CASES = [100_000, 1_000_000, 10_000_000]
 
@@ -99,7 +99,9 @@ def measure_peak(
 ) -> dict:
     """Runs one case in a fresh grandchild process; returns its report and peak RSS in MiB,
     or `{"error": ...}` if it failed, hung (under 1 s of CPU in `hang_seconds`) or ran past
-    `timeout` seconds. `one_core` pins the case to one CPU core before JAX starts."""
+    `timeout` seconds. `one_core` pins the case to one CPU core before JAX starts. The report
+    has `seeds`, `peak_mib`, `one_core`, and the child's `updates`, `steps_per_seed`,
+    `run_seconds`, `metric_bytes` and `device_peak_bytes`."""
     cmd = [
         sys.executable,
         "-c",
@@ -164,11 +166,16 @@ def row(r: dict, *first: object, device: bool = False) -> list:
     """A table row for one case: the given leading cells, then peak MiB (host, and device if
     `device`), metrics KiB, run s."""
     if "error" in r:
-        return [*first, f"{r['error']} (not measured)"] + ["-"] * (3 if device else 2)
+        return [*first, f"{r['error']} (not measured)"] + ["-"] * (4 if device else 3)
     cells = [*first, fmt(r["peak_mib"], 0)]
     if device:
         cells.append(fmt((r["device_peak_bytes"] or 0) / 2**20, 1))
-    return cells + [fmt(r["metric_bytes"] / 1024, 1), fmt(r["run_seconds"], 1)]
+    steps_per_second = r["steps_per_seed"] * r["seeds"] / max(r["run_seconds"], 1e-9)
+    return cells + [
+        fmt(r["metric_bytes"] / 1024, 1),
+        fmt(r["run_seconds"], 1),
+        f"{steps_per_second:,.0f}",
+    ]
 
 
 def main() -> None:
@@ -218,7 +225,7 @@ def write(
         for label, _, r in seed_cases
     ]
     peaks = ["peak RSS (MiB)"] + (["device peak (MiB)"] if on_gpu else [])
-    tail = [*peaks, "metrics (KiB)", "run s"]
+    tail = [*peaks, "metrics (KiB)", "run s", "env steps/s"]
     by_seeds = markdown_table(["seeds", "env steps / seed", *tail], seed_rows)
     by_steps = markdown_table(["env steps (1 seed)", "updates", *tail], step_rows)
     body = f"### By vmapped seeds (CartPole-v1)\n\n{by_seeds}\n\n### By env steps\n\n{by_steps}"
@@ -231,11 +238,10 @@ def write(
         "Metrics are one scalar per update (they grow by a few bytes per update); the rollout "
         "buffer is one update's batch, so peak memory does not grow with env steps.",
         f"Seed cases run {SEEDS_STEPS:,} env steps per seed (a reduced budget).",
-        "A case that uses under 1 s of CPU in a minute is reported as hung: on jaxlib 0.10 CPU, 256 "
-        "vmapped CartPole seeds hang in every attempt so far, with or without the scheduler flag "
-        "(docs/benchmarks.md, 'The 256-seed hang'). A hung CPU case is run again pinned to one "
-        "core before JAX starts (its thread pools then have one thread; the case has run in every "
-        "such attempt so far).",
+        "A case that uses under 1 s of CPU in a minute is reported as hung and run again pinned "
+        "to one core. Before the package drew its orthogonal initialisation one run at a time "
+        "(docs/benchmarks.md, 'The 256-seed hang'), 256 vmapped seeds hung on two cores every "
+        "time; a row marked '(one core)' would mean a hang has come back.",
     ]
     if pinned:
         notes.append(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import signal
-import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import jax
@@ -26,6 +23,12 @@ from purejaxppo.config import (
 from purejaxppo.parallel import abstract_inputs, seed_keys
 from purejaxppo.results import TrainResult
 from purejaxppo.train import make_train
+from purejaxppo.watchdog import (
+    Watchdog,
+    stop_on_signals,  # noqa: F401 - the CLI's import path
+    wait_ready,
+    writing_files,
+)
 
 
 class Callback(Protocol):
@@ -64,31 +67,6 @@ def checkpoint_chunking(
     if log_every is not None:
         return math.gcd(log_every, checkpoint_every), checkpoint_every
     return max(d for d in range(1, chunk + 1) if checkpoint_every % d == 0), checkpoint_every
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
-    """While active, SIGINT/SIGTERM set `stop` (the run ends after its current chunk); a second
-    signal raises KeyboardInterrupt. Yields the list of signals received."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        received.append(signum)
-        stop.set()
-        name = signal.Signals(signum).name
-        print(f"\n{name}: finishing the current chunk, then saving a checkpoint", file=sys.stderr)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 @functools.lru_cache(maxsize=32)
@@ -152,6 +130,7 @@ def train_chunked(
     callbacks: Sequence[Any] = (),
     initial_state: Any = None,
     stop: threading.Event | None = None,
+    watchdog: Watchdog | None = None,
 ) -> TrainResult:
     """Trains like `train_seeds`, but in jitted chunks of `chunk_updates` updates.
 
@@ -162,6 +141,11 @@ def train_chunked(
             restored checkpoint; training resumes at its update counter.
         stop: when set (e.g. by a signal handler), the run ends after the current chunk.
         callbacks: objects with any of `on_start`, `on_chunk`, `on_end` (see `Callback`).
+        watchdog: judges a chunk that does not return (default `Watchdog()`; see there).
+
+    Raises:
+        StalledError: a chunk made no progress (`watchdog`); the callbacks have seen every
+            chunk before it, so the last checkpoint and the metrics written are intact.
 
     Returns:
         `TrainResult` whose metrics cover the updates run in this call (`[seeds, k_total]`);
@@ -182,17 +166,23 @@ def train_chunked(
     seeds = np.arange(seed, seed + num_seeds)
     _call(callbacks, "on_start", config, seeds, done)
 
+    watchdog = Watchdog() if watchdog is None else watchdog
     chunks: list[dict[str, np.ndarray]] = []
-    run_seconds = 0.0
+    run_seconds, updates_run = 0.0, 0
     while done < config.num_updates and not (stop is not None and stop.is_set()):
         length = min(k, config.num_updates - done)
         start = time.perf_counter()
         state, metrics = compiled[length](state, hp)
-        metrics = {name: np.asarray(v) for name, v in vars(metrics).items()}  # waits for the chunk
+        expected = run_seconds / updates_run * length if updates_run else None
+        what = f"update {done + 1}" if length == 1 else f"updates {done + 1}-{done + length}"
+        state, metrics = wait_ready((state, metrics), watchdog, expected, what)
+        metrics = {name: np.asarray(v) for name, v in vars(metrics).items()}
         run_seconds += time.perf_counter() - start
         done += length
+        updates_run += length
         chunks.append(metrics)
-        _call(callbacks, "on_chunk", metrics, state)
+        with writing_files():
+            _call(callbacks, "on_chunk", metrics, state)
 
     names = chunks[0].keys() if chunks else ()
     steps = sum(c["env_steps"].shape[1] for c in chunks) * config.batch_size * num_seeds

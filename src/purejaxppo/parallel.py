@@ -23,6 +23,7 @@ from purejaxppo.config import (
 from purejaxppo.results import TrainResult
 from purejaxppo.run_axis import chunk_plan, pad_runs, padded_size, place, shardings
 from purejaxppo.train import make_train
+from purejaxppo.watchdog import Watchdog, wait_ready
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -121,7 +122,7 @@ def train_seeds(
         per_run,
     )
     start = time.perf_counter()
-    out = jax.block_until_ready(compiled(keys, hp_in))
+    out = wait_ready(compiled(keys, hp_in), Watchdog(), what=f"training {num_seeds} seed(s)")
     run_seconds = time.perf_counter() - start
     out = jax.tree.map(lambda x: x[:num_seeds], out)
     metrics = {k: np.asarray(v) for k, v in vars(out.metrics).items()}
@@ -200,8 +201,10 @@ def train_runs(
         _call(callbacks, "on_chunk_start", c, num_chunks)
         start = time.perf_counter()
         inputs = place(keys[part], jax.tree.map(lambda x, p=part: x[p], hp), devices, True)
-        metrics = compiled(*inputs)
-        parts.append({n: np.asarray(v) for n, v in vars(metrics).items()})  # waits for the call
+        expected = run_seconds / c if c else None
+        what = f"call {c + 1}/{num_chunks} of the sweep"
+        metrics = wait_ready(compiled(*inputs), Watchdog(), expected, what)
+        parts.append({n: np.asarray(v) for n, v in vars(metrics).items()})
         seconds = time.perf_counter() - start
         run_seconds += seconds
         _call(callbacks, "on_chunk_end", min(num_runs, (c + 1) * size), num_runs, seconds)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from purejaxppo.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
+from purejaxppo.cli.common import EXIT_INTERRUPTED, EXIT_STALLED, EXIT_USAGE
 
 
 def subcommand_modules() -> list:
@@ -37,10 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `purejaxppo` script; returns the process exit code (2: bad input)."""
+    """Entry point of the `purejaxppo` script; returns the process exit code (2: bad input, 3: a
+    stuck program, 130/143: stopped by a signal)."""
     import purejaxppo  # noqa: F401 - applies the XLA flag before JAX starts
     from purejaxppo.compile_cache import enable_compile_cache
     from purejaxppo.config import ConfigError
+    from purejaxppo.watchdog import StalledError, exit_hint
 
     args = build_parser().parse_args(argv)
     enable_compile_cache()  # a repeated command loads its programs instead of recompiling
@@ -50,5 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print("interrupted", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)  # a compiled call may still run: a normal exit would wait
+    except StalledError as error:
+        print(f"error: {error}{exit_hint()}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_STALLED)  # the stuck program would keep a normal exit waiting forever

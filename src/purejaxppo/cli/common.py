@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_STALLED = 3  # the watchdog found a compiled call that made no progress
 EXIT_INTERRUPTED = 130
 
 
@@ -57,3 +59,38 @@ def check_new_out_dir(out: Path) -> None:
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} already exists and is not empty; choose a new folder")
+
+
+def check_writable_dir(path: Path, flag: str, given: Path | None = None) -> None:
+    """Creates the folder `path` (with its parents) if it is missing and writes and removes a
+    probe file in it, so an output that cannot be written is refused before anything runs.
+
+    Raises:
+        ConfigError: one line naming `flag`, the path given (`given`, default `path`) and the
+            reason.
+    """
+    from purejaxppo.config import ConfigError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".purejaxppo-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        where = (
+            f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+        )
+        reason = error.strerror or str(error)
+        folder = "this folder" if given is None else f"its folder {path}"
+        raise ConfigError(
+            f"{flag} {given or path}: cannot create or write {folder}{where}: {reason}"
+        ) from None
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """Refuses an output file that is a folder or whose folder cannot be created or written."""
+    from purejaxppo.config import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file name")
+    check_writable_dir(path.parent, flag, given=path)

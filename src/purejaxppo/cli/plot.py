@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from purejaxppo.cli.common import check_output_file
+
 ORDER = 3
 RESULTS_FILE = "results.csv"  # a sweep folder: one row per (setting, seed)
 DEFAULT_OUT = "plot.png"
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ConfigError(f"--out {out}: use a .png, .pdf or .svg file name")
+    check_output_file(out, "--out")
     sweeps = [f for f in folders if (f / RESULTS_FILE).is_file()]
     if sweeps and len(folders) > 1:
         raise ConfigError(f"{sweeps[0]} is a sweep folder; plot one sweep folder at a time")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from purejaxppo.cli.common import check_output_file
 
 ORDER = 5
 
@@ -28,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError(f"--max-steps must be a positive integer, got {args.max_steps}")
+    check_output_file(Path(args.out), "--out")
     path, length, episode_return = render_run(
         args.run_dir,
         args.out,

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from purejaxppo.cli.common import check_new_out_dir, default_out, phase
+from purejaxppo.cli.common import check_new_out_dir, check_writable_dir, default_out, phase
 
 ORDER = 1
 FILE_KEYS = ("config", "set", "grid", "random", "samples", "sweep_seed", "list", "seeds", "seed")
@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
     _, groups = plan_groups(config, settings, seeds, max_parallel)
     out = Path(args.out) if args.out else default_out(str(name), "sweeps")
     check_new_out_dir(out)
+    check_writable_dir(out, "--out")
     print(
         f"sweep {config.env_id}: {len(settings)} settings x {seeds} seeds = "
         f"{len(settings) * seeds} runs in {len(groups)} compiled program(s) "

@@ -9,7 +9,13 @@ import threading
 from pathlib import Path
 
 from purejaxppo.cli import train_logging
-from purejaxppo.cli.common import EXIT_INTERRUPTED, check_new_out_dir, default_out, phase
+from purejaxppo.cli.common import (
+    EXIT_INTERRUPTED,
+    check_new_out_dir,
+    check_writable_dir,
+    default_out,
+    phase,
+)
 
 ORDER = 0
 
@@ -32,6 +38,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run in "
                    "RUN_DIR from its newest valid checkpoint")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--stall-seconds", type=float, default=None, metavar="S", help="report a "
+                   "chunk as stuck and exit with code 3 after S s at ~0%% CPU (CPU) or 10x its "
+                   "expected time and at least S s (default 120 and 600)")  # fmt: skip
     train_logging.add_arguments(p)
     p.set_defaults(func=run)
 
@@ -77,6 +86,17 @@ def truncate_metrics(out: Path, update: int) -> None:
             lines = [ln for ln in lines if json.loads(ln)["update"] <= update]
         if path.is_file():
             atomic_write_text(path, "".join(lines))
+
+
+def _watchdog(stall_seconds: float | None):
+    from purejaxppo.config import ConfigError
+    from purejaxppo.watchdog import Watchdog
+
+    if stall_seconds is None:
+        return Watchdog()
+    if not stall_seconds > 0:
+        raise ConfigError(f"--stall-seconds must be a positive number, got {stall_seconds}")
+    return Watchdog(floor_seconds=stall_seconds, idle_seconds=stall_seconds)
 
 
 def _new_run(args: argparse.Namespace):
@@ -142,7 +162,8 @@ def _check_and_restore(args: argparse.Namespace, out: Path, config, store):
 def run(args: argparse.Namespace) -> int:
     """Validates everything, then trains and writes config.yaml, metrics.csv (streamed),
     checkpoints/, summary.json and learning_curve.png into the run folder. Returns the exit
-    code: 0, or 130 when a signal stopped the run (after saving a checkpoint)."""
+    code: 0, or 128 + the signal's number (130 SIGINT, 143 SIGTERM) when a signal stopped the
+    run (after saving a checkpoint)."""
     from purejaxppo.config import ConfigError
     from purejaxppo.driver import (
         checkpoint_chunking,
@@ -165,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     from purejaxppo.io.progress import ProgressBar
     from purejaxppo.loading import config_to_dict
     from purejaxppo.train import make_train
+    from purejaxppo.watchdog import set_exit_hint, writing_files
 
     checkpoint = None
     if args.resume:
@@ -188,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         check_new_out_dir(out)
         if args.keep < 1:
             raise ConfigError(f"--keep must be a positive integer, got {args.keep}")
+    check_writable_dir(out, "--out" if checkpoint is None else "--resume")
     what = f"resuming {out} at update {start}" if checkpoint else f"-> {out}"
     print(
         f"training {config.env_id}: {num_seeds} seed(s) x {config.env_steps_per_run:,} env "
@@ -195,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     stop = threading.Event()
+    set_exit_hint(
+        f"; {out} keeps its last complete checkpoint and metrics.csv; to resume: "
+        f"purejaxppo train --resume {shlex.quote(str(out))}"
+    )
     with stop_on_signals(stop) as received:
         with phase("compiling", enabled=not args.quiet):
             *_, compile_seconds = compile_chunked(
@@ -218,14 +245,16 @@ def run(args: argparse.Namespace) -> int:
             callbacks=callbacks,
             initial_state=None if checkpoint is None else checkpoint.state,
             stop=stop,
+            watchdog=_watchdog(args.stall_seconds),
         )
-        saved = store.save(result.runner_state, meta)
-        store.close()
+        with writing_files():
+            saved = store.save(result.runner_state, meta)
+            store.close()
     result.compile_seconds = compile_seconds
     if not result.completed:
         print(f"stopped at update {saved.name}/{config.num_updates}; checkpoint {saved}")
         print(f"to resume: purejaxppo train --resume {shlex.quote(str(out))}")
-        return EXIT_INTERRUPTED
+        return 128 + received[0] if received else EXIT_INTERRUPTED
     if checkpoint is not None and (out / METRICS_FILE).is_file():  # summary of the whole run
         whole = read_metrics_csv(out / METRICS_FILE)
         result.metrics = {k: v for k, v in whole.items() if k not in ("seed", "update")}
@@ -233,4 +262,4 @@ def run(args: argparse.Namespace) -> int:
     plot_learning_curves([(config.env_id, result.metrics)], out / CURVE_FILE)
     print(results_table(result))
     print(f"run folder: {out}")
-    return EXIT_INTERRUPTED if received else 0
+    return 128 + received[0] if received else 0  # 130 for SIGINT, 143 for SIGTERM
