@@ -63,6 +63,8 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
+    import purejaxppo  # noqa: F401  (before hardware_label starts JAX: it applies the XLA flag)
+
     rows, ratios = [], []
     load = os.getloadavg()[0]
     for seeds in args.seeds:

@@ -230,3 +230,24 @@ def test_a_path_that_cannot_be_used_is_one_error_line_before_anything_runs(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and fill(message) in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
+
+
+@pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 2), (3, 3, 4, 16)])
+def test_orthogonal_init_equals_jax_bit_for_bit_alone_and_under_nested_vmap(shape):
+    import jax
+
+    from purejaxppo.networks import orthogonal
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 6).reshape(2, 3, 2)
+    ours, theirs = orthogonal(np.sqrt(2.0)), jax.nn.initializers.orthogonal(np.sqrt(2.0))
+    np.testing.assert_array_equal(ours(keys[0, 0], shape), theirs(keys[0, 0], shape))
+    nested = lambda init: jax.jit(jax.vmap(jax.vmap(lambda k: init(k, shape))))  # noqa: E731
+    got = nested(ours)(keys)
+    assert got.shape == (2, 3, *shape)
+    np.testing.assert_array_equal(got, nested(theirs)(keys))
+    # The deadlock needs a batched QR: under vmap, every QR left must be of one matrix.
+    hlo = jax.jit(jax.vmap(lambda k: ours(k, shape))).lower(keys[0]).compile().as_text()
+    qr_lines = [line for line in hlo.splitlines() if "geqrf" in line and "custom-call(" in line]
+    assert qr_lines and all(" = (f32[3," not in line for line in qr_lines), qr_lines
+    hlo = jax.jit(jax.vmap(lambda k: theirs(k, shape))).lower(keys[0]).compile().as_text()
+    assert any(" = (f32[3," in ln for ln in hlo.splitlines() if "geqrf" in ln)  # the check works
