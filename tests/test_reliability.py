@@ -24,7 +24,17 @@ from purejaxppo.io.files import read_metrics_csv
 TESTS = Path(__file__).parent
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "PUREJAXPPO_COMPILE_CACHE": "0"}
 # 8 CartPole updates of 512 steps, one per chunk, a checkpoint after each.
+SHORT = ["--set", "total_timesteps=2048"]  # 4 CartPole updates
 SMALL = ["--set", "total_timesteps=4096", "--log-every", "1", "--checkpoint-every", "1", "--quiet"]
+
+
+CLI = [sys.executable, "-m", "purejaxppo.cli"]
+
+
+def _stuck_train(block_from: int, stall_seconds: float) -> list[str]:
+    """`train` whose chunks from index `block_from` on never end, up to its `--out` value."""
+    script = [sys.executable, str(TESTS / "stuck_train.py"), str(block_from), "train"]
+    return [*script, *SMALL, "--stall-seconds", str(stall_seconds), "--out"]
 
 
 def _run(args: list[str], timeout: float, cwd: Path) -> subprocess.CompletedProcess:
@@ -38,19 +48,7 @@ def test_256_vmapped_seeds_through_the_cli_finish(tmp_path):
     # Before the orthogonal-init fix this compiled, then sat at 0% CPU at update 0 forever.
     out = tmp_path / "run"
     done = _run(
-        [
-            sys.executable,
-            "-m",
-            "purejaxppo.cli",
-            "train",
-            "--seeds",
-            "256",
-            "--quiet",
-            "--set",
-            "total_timesteps=2048",
-            "--out",
-            str(out),
-        ],  # fmt: skip
+        [*CLI, "train", "--seeds", "256", "--quiet", *SHORT, "--out", str(out)],
         timeout=360,
         cwd=tmp_path,
     )
@@ -83,17 +81,7 @@ def test_a_stuck_chunk_is_reported_and_the_run_keeps_its_checkpoint_and_metrics(
     out = tmp_path / "run"
     start = time.monotonic()
     done = _run(
-        [
-            sys.executable,
-            str(TESTS / "stuck_train.py"),
-            "2",
-            "train",
-            *SMALL,
-            "--stall-seconds",
-            "3",
-            "--out",
-            str(out),
-        ],  # fmt: skip
+        [*_stuck_train(2, stall_seconds=3), str(out)],
         timeout=240,
         cwd=tmp_path,
     )
@@ -127,17 +115,7 @@ def _assert_resumable(out: Path, done_updates: int) -> None:
 def test_a_second_signal_stops_a_stuck_run_at_once(tmp_path, signum, code):
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(TESTS / "stuck_train.py"),
-            "1",
-            "train",
-            *SMALL,
-            "--stall-seconds",
-            "600",
-            "--out",
-            str(out),
-        ],  # fmt: skip
+        [*_stuck_train(1, stall_seconds=600), str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -200,9 +178,6 @@ def test_a_busy_call_is_not_reported_as_idle():
             return time.monotonic() >= self.end
 
     wait_ready([BusyFor(1.5)], Watchdog(floor_seconds=1e9, idle_seconds=0.5, cpu_rule=True))
-
-
-SHORT = ["--set", "total_timesteps=2048"]
 
 
 @pytest.mark.parametrize(
