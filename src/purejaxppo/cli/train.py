@@ -68,26 +68,6 @@ def results_table(result) -> str:
     return "\n".join(lines)
 
 
-def truncate_metrics(out: Path, update: int) -> None:
-    """Drops the rows past `update` (and a line cut short) from the run's metrics.csv and
-    metrics.jsonl, atomically, so a resumed run appends without duplicates."""
-    import json
-
-    from purejaxppo.io.files import METRICS_FILE, atomic_write_text
-
-    for name in (METRICS_FILE, "metrics.jsonl"):
-        path = out / name
-        text = path.read_text() if path.is_file() else ""
-        lines = text[: text.rfind("\n") + 1].splitlines(keepends=True)
-        if name == METRICS_FILE and lines:
-            col = lines[0].rstrip("\n").split(",").index("update")
-            lines = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[col]) <= update]
-        else:
-            lines = [ln for ln in lines if json.loads(ln)["update"] <= update]
-        if path.is_file():
-            atomic_write_text(path, "".join(lines))
-
-
 def _watchdog(stall_seconds: float | None):
     from purejaxppo.config import ConfigError
     from purejaxppo.watchdog import Watchdog
@@ -179,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         METRICS_FILE,
         SUMMARY_FILE,
         read_metrics_csv,
+        truncate_metrics,
         write_config_yaml,
         write_json,
     )

@@ -116,3 +116,19 @@ def read_metrics_csv(path: str | Path) -> dict[str, np.ndarray]:
         for name, value in r.items():
             out[name][i, u] = float(value) if value != "" else np.nan
     return out
+
+
+def truncate_metrics(out: Path, update: int) -> None:
+    """Drops the rows past `update` (and a line cut short) from the run's metrics.csv and
+    metrics.jsonl, atomically, so a resumed run appends without duplicates."""
+    for name in (METRICS_FILE, "metrics.jsonl"):
+        path = out / name
+        text = path.read_text() if path.is_file() else ""
+        lines = text[: text.rfind("\n") + 1].splitlines(keepends=True)
+        if name == METRICS_FILE and lines:
+            col = lines[0].rstrip("\n").split(",").index("update")
+            lines = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[col]) <= update]
+        else:
+            lines = [ln for ln in lines if json.loads(ln)["update"] <= update]
+        if path.is_file():
+            atomic_write_text(path, "".join(lines))
