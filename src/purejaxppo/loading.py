@@ -121,13 +121,27 @@ _OTHER_NAMES = {
 }
 
 
+def suggest_key(key: Any, known: Iterable[str] = KNOWN_KEYS) -> str | None:
+    """The known key a user most likely meant by `key`: our name for another trainer's name
+    (`learning_rate` -> `lr`), else the closest spelling among `known`; None if nothing is close."""
+    known = tuple(known)
+    alias = _OTHER_NAMES.get(str(key).lower())
+    if alias in known:
+        return alias
+    close = difflib.get_close_matches(str(key), known, n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(key: Any, known: Iterable[str] = KNOWN_KEYS) -> str:
+    """`"; did you mean 'lr'?"` for `suggest_key(key, known)`, or "" when nothing is close."""
+    close = suggest_key(key, known)
+    return f"; did you mean {close!r}?" if close else ""
+
+
 def _check_keys(values: Mapping[str, Any], source: str) -> None:
     for key in values:
         if key not in KNOWN_KEYS:
-            alias = _OTHER_NAMES.get(str(key).lower())
-            close = [alias] if alias else difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
+            raise ConfigError(f"unknown config key {key!r} in {source}{did_you_mean(key)}")
 
 
 def _coerce(key: str, value: Any) -> Any:
