@@ -27,10 +27,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Renders the episode and prints where it went. Returns the exit code."""
     from purejaxppo.config import ConfigError
-    from purejaxppo.io.render import render_run
+    from purejaxppo.io.render import check_run_drawable, render_run
 
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError(f"--max-steps must be a positive integer, got {args.max_steps}")
+    check_run_drawable(args.run_dir)  # e.g. pygame missing: refused before --out is created
     check_output_file(Path(args.out), "--out")
     path, length, episode_return = render_run(
         args.run_dir,

@@ -11,14 +11,19 @@ import jax
 import numpy as np
 
 from purejaxppo.config import ConfigError
+from purejaxppo.io.optional import check_installed
 
-# The environments gymnax.visualize.Visualizer can draw (classic control, MinAtar, a few more).
-DRAWABLE = (
+# gymnax draws these through gymnasium's classic-control renderers, which import pygame.
+NEEDS_PYGAME = (
     "Acrobot-v1",
     "CartPole-v1",
     "Pendulum-v1",
     "MountainCar-v0",
     "MountainCarContinuous-v0",
+)
+# The environments gymnax.visualize.Visualizer can draw (classic control, MinAtar, a few more).
+DRAWABLE = (
+    *NEEDS_PYGAME,
     "Asterix-MinAtar",
     "Breakout-MinAtar",
     "Freeway-MinAtar",
@@ -27,14 +32,26 @@ DRAWABLE = (
     "Catch-bsuite",
     "Pong-misc",
 )
+INSTALL_HINT = 'pip install "purejaxppo[render]" (or pip install pygame)'
 
 
 def check_drawable(env_id: str) -> None:
-    """Raises `ConfigError` for an environment gymnax's visualizer cannot draw."""
+    """Raises `ConfigError` for an environment gymnax's visualizer cannot draw, or one whose
+    drawing needs pygame when pygame is not installed (one line naming `INSTALL_HINT`)."""
     if env_id not in DRAWABLE:
         raise ConfigError(
             f"cannot render {env_id}: gymnax's visualizer draws only {', '.join(DRAWABLE)}"
         )
+    if env_id in NEEDS_PYGAME:
+        check_installed("pygame", f"rendering {env_id}", INSTALL_HINT)
+
+
+def check_run_drawable(run_dir: str | Path) -> None:
+    """`check_drawable` for the environment a run folder was trained on, reading only its
+    `config.yaml`, so a command can refuse before it writes anything."""
+    from purejaxppo.export import run_config
+
+    check_drawable(run_config(run_dir).env_id)
 
 
 def play_episode(train: Any, policy: Any, seed: int = 0, max_steps: int | None = None):
@@ -75,7 +92,12 @@ def play_episode(train: Any, policy: Any, seed: int = 0, max_steps: int | None =
 
 def write_gif(env: Any, env_params: Any, frames: list, rewards: np.ndarray, out: Path) -> Path:
     """Draws `frames` (states of the gymnax environment `env`) with gymnax's `Visualizer` into
-    the GIF `out`, written whole (temp file + rename)."""
+    the GIF `out`, written whole (temp file + rename).
+
+    Returns:
+        `out`, as a `Path`.
+    """
+    check_drawable(env.name)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,12 +120,26 @@ def write_gif(env: Any, env_params: Any, frames: list, rewards: np.ndarray, out:
             f"rendering {env.name} needs {error.name}: pip install {error.name}"
         ) from None
     except Exception as error:
-        if type(error).__name__ == "DependencyNotInstalled":  # gymnasium's: pygame is missing
-            raise ConfigError(f"rendering {env.name}: {error}") from None
+        missing = _dependency_not_installed(error)
+        if missing is not None:
+            raise ConfigError(f"rendering {env.name}: {missing}; {INSTALL_HINT}") from None
         raise
     finally:
         Path(tmp).unlink(missing_ok=True)
     return out
+
+
+def _dependency_not_installed(error: BaseException) -> BaseException | None:
+    """gymnasium's `DependencyNotInstalled` in `error`'s chain, if any. matplotlib raises its own
+    IndexError while closing an animation whose first frame failed, hiding gymnasium's error
+    behind it, so the whole chain is searched."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if type(error).__name__ == "DependencyNotInstalled":
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def render_run(
