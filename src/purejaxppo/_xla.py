@@ -11,14 +11,32 @@ OPT_OUT_VARIABLE = "PUREJAXPPO_KEEP_XLA_FLAGS"
 
 
 def _backends_started() -> bool:
+    """Whether JAX has already created its backends (XLA reads XLA_FLAGS once, when it creates
+    the CPU client: a later change is ignored). Importing jax alone creates none; a computation
+    or `jax.devices()` does, and so does importing gymnax, whose modules build arrays at import.
+    """
     if "jax" not in sys.modules:
         return False
+    # Private API: `backends_are_initialized()` (jax 0.6 to 0.10 at least), else the cache
+    # `_backends` it reads. If neither exists we cannot tell, and we apply the flag without a
+    # warning rather than warn when nothing is wrong.
     try:
         from jax._src import xla_bridge
-
-        return bool(xla_bridge.backends_are_initialized())
-    except (ImportError, AttributeError):
+    except ImportError:
         return False
+    check = getattr(xla_bridge, "backends_are_initialized", None)
+    if callable(check):
+        try:
+            return bool(check())
+        except Exception:
+            return False
+    return bool(getattr(xla_bridge, "_backends", None))
+
+
+def _what_started_them() -> str:
+    if "gymnax" in sys.modules:
+        return "importing gymnax runs a JAX computation, so "
+    return ""
 
 
 def apply_cpu_scheduler_fix() -> bool:
@@ -38,9 +56,10 @@ def apply_cpu_scheduler_fix() -> bool:
         return False
     if _backends_started():
         warnings.warn(
-            "purejaxppo was imported after JAX had started its backends, so the XLA flag "
-            f"{SCHEDULER_FLAG} could not be applied; large vmapped runs on CPU may hang. "
-            "Import purejaxppo before running any JAX computation, or set XLA_FLAGS yourself.",
+            f"purejaxppo was imported after JAX had started its backends ({_what_started_them()}"
+            f"the XLA flag {SCHEDULER_FLAG} could not be applied); large vmapped runs on CPU may "
+            "hang. Import purejaxppo first (before gymnax, your environment modules and any JAX "
+            f"computation), or start Python with XLA_FLAGS={SCHEDULER_FLAG}.",
             RuntimeWarning,
             stacklevel=3,
         )
