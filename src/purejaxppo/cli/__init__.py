@@ -12,7 +12,11 @@ from purejaxppo.cli.common import EXIT_INTERRUPTED, EXIT_STALLED, EXIT_USAGE
 
 def subcommand_modules() -> list:
     """Every module of this package that defines `add_parser(subparsers)`, ordered by its
-    `ORDER` (then name): adding a subcommand means adding one module, nothing else."""
+    `ORDER` (then name): adding a subcommand means adding one module, nothing else.
+
+    Importing `cli.list` makes `list` an attribute of this package, shadowing the builtin in
+    this module: don't call `list()` here.
+    """
     import importlib
     import pkgutil
 
@@ -28,9 +32,13 @@ def subcommand_modules() -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
+    from purejaxppo import __version__
+
     parser = argparse.ArgumentParser(
         prog="purejaxppo", description="PPO in one compiled JAX program, many seeds at once."
     )
+    # argparse prints it and exits 0 while parsing, before any subcommand or JAX work
+    parser.add_argument("--version", action="version", version=f"purejaxppo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in subcommand_modules():
         module.add_parser(sub)
