@@ -80,7 +80,8 @@ def test_train_result_plot_returns_a_figure_and_saves(result, tmp_path):
     fig = result.plot(tmp_path / "r.png")
     assert type(fig).__name__ == "Figure" and len(fig.axes) == 1
     line = fig.axes[0].get_lines()[0]
-    np.testing.assert_array_equal(line.get_xdata(), result.metrics["env_steps"][0])
+    logged = np.isfinite(result.metrics["episode_return"]).any(axis=0)  # updates with an episode
+    np.testing.assert_array_equal(line.get_xdata(), result.metrics["env_steps"][0, logged])
     assert_drawn(tmp_path / "r.png")
     assert result.plot().axes[0].get_ylabel() == "episode return"
 
@@ -170,7 +171,8 @@ def test_plot_cli_errors(tmp_path, capsys):
         ([str(tmp_path / "missing")], "is not a folder"),
         ([str(tmp_path / "empty")], "has no metrics.csv"),
         ([str(tmp_path / "run"), "--out", str(tmp_path / "x.txt")], "use a .png"),
-        ([str(tmp_path / "run"), "--metric", "nope"], "choose from"),
+        ([str(tmp_path / "run"), "--metric", "nope"], "choose from episode_return, approx_kl)"),
+        ([str(tmp_path / "run"), "--metric", "aprox_kl"], "did you mean 'approx_kl'?"),
     ]
     for args, message in cases:
         assert main(["plot", *args]) == 2

@@ -1,4 +1,5 @@
-"""`purejaxppo plot`: learning curves of run folders, or the final-return plot of a sweep folder."""
+"""`purejaxppo plot`: learning curves of run folders, or a sweep folder's final-return figure or
+its settings' learning curves."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from purejaxppo.cli.common import check_output_file
 
-ORDER = 3
+DEFAULT_METRIC = "episode_return"
 RESULTS_FILE = "results.csv"  # a sweep folder: one row per (setting, seed)
 DEFAULT_OUT = "plot.png"
 _SETTING_COLUMNS = ("setting", "setting_id")
@@ -32,7 +33,21 @@ def add_parser(subparsers) -> None:
         f"./{DEFAULT_OUT} for several)",
     )
     p.add_argument(
-        "--metric", default="episode_return", help="metrics.csv column to draw (run folders)"
+        "--metric",
+        default=None,
+        help="metrics.csv column to draw (default episode_return); for a sweep folder, draws it "
+        "per setting from the sweep's metrics.csv instead of the final-return figure",
+    )
+    p.add_argument(
+        "--smooth",
+        type=int,
+        default=0,
+        metavar="N",
+        help="plot each seed's trailing mean of its last N logged values (updates with no value "
+        "skipped); 0 = off. The metrics files are not changed",
+    )
+    p.add_argument(
+        "--top", type=int, default=5, help="settings drawn in a sweep's curves (best first)"
     )
     p.add_argument("--title", default="", help="figure title")
     p.set_defaults(func=run)
@@ -88,7 +103,23 @@ def read_sweep_results(path: str | Path) -> tuple[list[dict[str, Any]], list[str
     return list(settings.values()), fields
 
 
-def _run_metrics(folder: Path) -> dict:
+def _columns(metrics: dict, path: Path, metric: str) -> None:
+    """Raises ConfigError unless `metric` is a column of `metrics` with a logged value."""
+    from purejaxppo.config import ConfigError
+    from purejaxppo.loading import did_you_mean
+
+    names = [n for n in metrics if n not in ("seed", "update", "setting", "env_steps")]
+    if metric not in names:
+        raise ConfigError(
+            f"--metric {metric!r} is not a column of {path}{did_you_mean(metric, names)} "
+            f"(choose from {', '.join(names)})"
+        )
+    if not np.isfinite(np.asarray(metrics[metric], dtype=np.float64)).any():
+        hint = " (the run did not evaluate: set eval_every)" if metric.startswith("eval_") else ""
+        raise ConfigError(f"--metric {metric!r} has no logged value in {path}{hint}")
+
+
+def _run_metrics(folder: Path, metric: str) -> dict:
     from purejaxppo.config import ConfigError
     from purejaxppo.io.files import METRICS_FILE, read_metrics_csv
 
@@ -98,15 +129,82 @@ def _run_metrics(folder: Path) -> dict:
     metrics = read_metrics_csv(path)
     if not metrics:
         raise ConfigError(f"{path} has no rows yet; plot it once an update is logged")
+    _columns(metrics, path, metric)
     return metrics
+
+
+def _reference(folder: Path) -> float | None:
+    """The `reference_return` of a run folder's config.yaml or a sweep folder's sweep.yaml."""
+    import sys
+
+    import yaml
+
+    from purejaxppo.config import ConfigError
+    from purejaxppo.export import run_config
+
+    try:
+        if (folder / "config.yaml").is_file():
+            return run_config(folder).reference_return
+        if (folder / "sweep.yaml").is_file():
+            data = yaml.safe_load((folder / "sweep.yaml").read_text()) or {}
+            return (data.get("config") or {}).get("reference_return")
+    except (ConfigError, OSError, yaml.YAMLError, AttributeError) as error:
+        print(f"note: no reference line, {folder}'s config is unreadable: {error}", file=sys.stderr)
+    return None
+
+
+def _sweep_figure(folder: Path, args: argparse.Namespace) -> Any:
+    """The final-return figure (no --metric nor --smooth; or only the default --metric where the
+    sweep has no metrics.csv) or the per-setting curves. Returns a function of the out path."""
+    from purejaxppo.config import ConfigError
+    from purejaxppo.io.files import METRICS_FILE
+    from purejaxppo.io.sweep_plots import (
+        plot_final_returns,
+        ranked_runs,
+        read_sweep_metrics,
+        setting_key,
+        top_curves_title,
+    )
+    from purejaxppo.sweep_results import bootstrap_ci
+
+    settings, fields = read_sweep_results(folder / RESULTS_FILE)
+    finals = [np.asarray(s["final_returns"], np.float64) for s in settings]
+    mean = np.array([np.nanmean(f) if np.isfinite(f).any() else np.nan for f in finals])
+    path = folder / METRICS_FILE
+    default = args.metric in (None, DEFAULT_METRIC) and not args.smooth
+    if (args.metric is None and not args.smooth) or (default and not path.is_file()):
+        if not fields:
+            raise ConfigError(f"{folder} swept no field, so it has no final-return figure")
+        low, high = np.array([bootstrap_ci(f) for f in finals]).T
+        return lambda out: plot_final_returns(fields, settings, mean, low, high, out)
+    metric = args.metric or DEFAULT_METRIC
+    if not path.is_file():
+        raise ConfigError(
+            f"{folder} has no {METRICS_FILE} (a sweep from an older purejaxppo), so --metric and "
+            f"--smooth have no curves to draw; rerun the sweep, or plot it without them"
+        )
+    by_setting = read_sweep_metrics(path)
+    if not by_setting:
+        raise ConfigError(f"{path} has no rows yet; plot it once an update is logged")
+    _columns(next(iter(by_setting.values())), path, metric)
+    curves = [by_setting.get(setting_key(s["setting"])) for s in settings]
+    runs = ranked_runs(settings, fields, mean, curves, args.top)
+    if not runs:
+        raise ConfigError(f"no setting of {folder / RESULTS_FILE} has rows in {path}")
+    title = args.title or f"{top_curves_title(len(runs), len(settings))} of {folder.name}"
+    return _curves(runs, title, metric, args.smooth, [_reference(folder)], evaluation=False)
+
+
+def _curves(runs: list, title: str, metric: str, smooth: int, refs: list, **kw: Any) -> Any:
+    from purejaxppo.io.plots import learning_curve_figure, save_figure
+
+    fig = learning_curve_figure(runs, title, metric, smooth, refs, **kw)
+    return lambda out: save_figure(fig, out)
 
 
 def run(args: argparse.Namespace) -> int:
     """Draws the figure and writes it to `--out`. Returns the exit code."""
     from purejaxppo.config import ConfigError
-    from purejaxppo.io.plots import learning_curve_figure, save_figure
-    from purejaxppo.io.sweep_plots import plot_final_returns
-    from purejaxppo.sweep_results import bootstrap_ci
 
     folders = [Path(d) for d in args.dirs]
     for folder in folders:
@@ -117,29 +215,20 @@ def run(args: argparse.Namespace) -> int:
     )
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ConfigError(f"--out {out}: use a .png, .pdf or .svg file name")
+    if args.smooth < 0 or args.top < 1:
+        raise ConfigError("--smooth must be 0 (off) or a window >= 1, and --top at least 1")
     check_output_file(out, "--out")
     sweeps = [f for f in folders if (f / RESULTS_FILE).is_file()]
     if sweeps and len(folders) > 1:
         raise ConfigError(f"{sweeps[0]} is a sweep folder; plot one sweep folder at a time")
     if sweeps:
-        settings, fields = read_sweep_results(sweeps[0] / RESULTS_FILE)
-        if not fields:
-            raise ConfigError(f"{sweeps[0]} swept no field, so it has no final-return figure")
-        finals = [np.asarray(s["final_returns"], np.float64) for s in settings]
-        mean = np.array([np.nanmean(f) if np.isfinite(f).any() else np.nan for f in finals])
-        low, high = np.array([bootstrap_ci(f) for f in finals]).T
-        print(f"wrote {plot_final_returns(fields, settings, mean, low, high, out)}")
-        return 0
+        draw = _sweep_figure(sweeps[0], args)
     else:
-        runs = []
-        for folder in folders:
-            metrics = _run_metrics(folder)
-            if args.metric not in metrics:
-                names = ", ".join(n for n in metrics if n not in ("seed", "update"))
-                raise ConfigError(
-                    f"--metric {args.metric!r} is not in {folder}; choose from {names}"
-                )
-            runs.append((folder.resolve().name if len(folders) == 1 else str(folder), metrics))
-        fig = learning_curve_figure(runs, args.title, metric=args.metric)
-    print(f"wrote {save_figure(fig, out)}")
+        metric = args.metric or DEFAULT_METRIC
+        runs = [
+            (f.resolve().name if len(folders) == 1 else str(f), _run_metrics(f, metric))
+            for f in folders
+        ]
+        draw = _curves(runs, args.title, metric, args.smooth, [_reference(f) for f in folders])
+    print(f"wrote {draw(out)}")
     return 0

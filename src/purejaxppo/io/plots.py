@@ -179,6 +179,7 @@ def learning_curve_figure(
     metric: str = "episode_return",
     smooth: int = 0,
     reference_return: float | Sequence[float] | None = None,
+    evaluation: bool = True,
 ) -> Any:
     """Mean `metric` across seeds (line) and its 95% bootstrap band vs env steps, runs overlaid.
 
@@ -193,6 +194,7 @@ def learning_curve_figure(
         title: first title line (default: the metric's name).
         smooth: trailing window of `smooth_curves`, in logged values (0: none).
         reference_return: the config's `reference_return` (or several, one line each), or None.
+        evaluation: whether `episode_return` figures also draw `eval_return` where it exists.
 
     Returns:
         The matplotlib `Figure`; the legend sits right of the axes.
@@ -206,7 +208,7 @@ def learning_curve_figure(
         tag = f"{label} ({n} seed{'s' if n > 1 else ''})"
         line = _draw(ax, curve(metrics, metric, smooth), tag)
         evals = np.asarray(metrics.get(EVAL_METRIC, np.nan), dtype=np.float64)
-        if metric == "episode_return" and np.isfinite(evals).any():
+        if evaluation and metric == "episode_return" and np.isfinite(evals).any():
             eval_tag = "evaluation" if len(runs) == 1 else f"{label} evaluation"
             eval_style = {"linestyle": ":", "marker": "o", "markersize": 3}
             _draw(ax, curve(metrics, EVAL_METRIC, smooth), eval_tag, line.get_color(), **eval_style)

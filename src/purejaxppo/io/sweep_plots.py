@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from purejaxppo.io.plots import plot_learning_curves
+from purejaxppo.io import plots
+from purejaxppo.io.plots import _new_figure, learning_curve_figure
 
 FINAL_LABEL = "final return (mean over seeds)"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+TOP = 5  # settings drawn in a sweep's learning-curve figure
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    from purejaxppo.io.plots import save_figure
-
-    fig.tight_layout()
-    try:
-        return save_figure(fig, path)  # format from the suffix: .png, .pdf or .svg
-    finally:
-        _pyplot().close(fig)
+    return plots.save_figure(fig, path)  # format from the suffix: .png, .pdf or .svg
 
 
 def _label(value: Any) -> str:
@@ -40,19 +28,105 @@ def _numeric(values: Sequence[Any]) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
+def setting_key(text: Any) -> str:
+    """A setting id as text, the same in results.csv and metrics.csv (`"3"` for 3, 3.0, "3")."""
+    text = str(text).strip()
+    try:
+        return str(int(float(text)))
+    except ValueError:
+        return text
+
+
+def read_sweep_metrics(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Reads a sweep folder's `metrics.csv`: a run folder's layout (`seed, update, env_steps`,
+    then the metrics) with a leading `setting` column (the setting index of `results.csv`).
+
+    Returns:
+        setting id (`setting_key`) -> name -> `[seeds, updates]` floats, NaN for blanks and for
+        updates a seed has not logged; empty when the file has no rows.
+
+    Raises:
+        ConfigError: the file has no `setting`, `seed` or `update` column.
+    """
+    from purejaxppo.config import ConfigError
+
+    with open(path, newline="") as handle:
+        text = handle.read()
+    reader = csv.DictReader(text[: text.rfind("\n") + 1].splitlines())  # drops a cut-off line
+    if not {"setting", "seed", "update"} <= set(reader.fieldnames or ()):
+        raise ConfigError(f"{path} needs setting, seed and update columns; is it a sweep's file?")
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in reader:
+        groups.setdefault(setting_key(row["setting"]), []).append(row)
+    out = {}
+    for key, rows in groups.items():
+        seeds = {s: i for i, s in enumerate(sorted({int(r["seed"]) for r in rows}))}
+        shape = (len(seeds), max(int(r["update"]) for r in rows))
+        arrays = {n: np.full(shape, np.nan) for n in rows[0] if n != "setting"}
+        for r in rows:
+            at = seeds[int(r["seed"])], int(r["update"]) - 1
+            for name, array in arrays.items():
+                array[at] = float(r[name]) if r[name] not in ("", None) else np.nan
+        out[key] = arrays
+    return out
+
+
+def _category_ticks(ax: Any, labels: Sequence[str]) -> None:
+    """One x tick per category; slanted when many or long, so neighbours never overlap."""
+    slant = len(labels) > 5 or sum(map(len, labels)) > 40
+    ax.set_xticks(
+        range(len(labels)), labels, rotation=30 if slant else 0, ha="right" if slant else "center"
+    )
+
+
 def setting_label(setting: dict[str, Any], fields: Sequence[str]) -> str:
     """`"lr=0.001, ent_coef=0"` for the swept `fields` of one setting."""
     return ", ".join(f"{f}={_label(setting.get(f))}" for f in fields) or "base config"
 
 
-def plot_top_curves(result: Any, path: str | Path, top: int = 5) -> Path:
-    """Learning curves (mean +/- std over seeds) of the `top` ranked settings of a `SweepResult`."""
-    fields = result.swept_fields
+def ranked_runs(
+    settings: Sequence[dict[str, Any]],
+    fields: Sequence[str],
+    means: Sequence[float],
+    metrics: Sequence[Mapping[str, np.ndarray] | None],
+    top: int = TOP,
+) -> list[tuple[str, Mapping[str, np.ndarray]]]:
+    """(label, metrics) of the `top` settings by mean final return, best first, for
+    `learning_curve_figure`; settings whose `metrics` is None are skipped.
+
+    Returns:
+        Up to `top` pairs labelled `"#1 lr=0.001"` (the rank among all settings).
+    """
+    from purejaxppo.sweep_results import rank_order
+
+    order = [int(i) for i in rank_order(np.asarray(means, dtype=np.float64))]
     runs = [
-        (f"#{r + 1} {setting_label(result.settings[i], fields)}", result.metrics[i])
-        for r, i in enumerate(result.ranking()[:top])
+        (f"#{r + 1} {setting_label(settings[i], fields)}", metrics[i])
+        for r, i in enumerate(order)
+        if metrics[i] is not None
     ]
-    return plot_learning_curves(runs, path, title=f"top {len(runs)} settings of the sweep")
+    return runs[:top]
+
+
+def top_curves_title(shown: int, total: int) -> str:
+    """`"top 5 of 12 settings of the sweep"`, or `"all 3 settings of the sweep"`."""
+    return f"top {shown} of {total} settings" if shown < total else f"all {total} settings"
+
+
+def plot_top_curves(result: Any, path: str | Path, top: int = TOP, smooth: int = 0) -> Path:
+    """Learning curves of the `top` ranked settings of a `SweepResult` (mean over seeds and a
+    bootstrap band, see `learning_curve_figure`), with the base config's reference return.
+
+    Returns:
+        The path written.
+    """
+    means = result.statistics()["mean"]
+    runs = ranked_runs(result.settings, result.swept_fields, means, result.metrics, top)
+    title = top_curves_title(len(runs), len(result.settings)) + " of the sweep"
+    reference = result.config.reference_return
+    return _save(
+        learning_curve_figure(runs, title, smooth=smooth, reference_return=reference), path
+    )
 
 
 def plot_return_vs_value(
@@ -66,8 +140,7 @@ def plot_return_vs_value(
     """Final return (points, 95% bootstrap interval bars) against one swept field's `[settings]`
     values; log x axis for positive values spanning more than a decade, categories if not numeric.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    fig, ax = _new_figure((6, 4))
     mean, low, high = (np.asarray(a, dtype=np.float64) for a in (mean, ci_low, ci_high))
     if _numeric(values):
         x = np.asarray(values, dtype=np.float64)
@@ -77,12 +150,13 @@ def plot_return_vs_value(
     else:
         labels = list(dict.fromkeys(_label(v) for v in values))
         x = np.array([labels.index(_label(v)) for v in values], dtype=np.float64)
-        ax.set_xticks(range(len(labels)), labels)
-    yerr = np.stack([mean - low, high - mean])
-    ax.errorbar(x, mean, yerr=np.nan_to_num(yerr), fmt="o", capsize=3)
+        _category_ticks(ax, labels)
+    yerr = np.nan_to_num(np.stack([mean - low, high - mean]))
+    ax.errorbar(x, mean, yerr=yerr if yerr.any() else None, fmt="o", capsize=3)
     ax.set_xlabel(field)
     ax.set_ylabel(FINAL_LABEL)
-    ax.set_title(f"final return vs {field} (bars: 95% bootstrap CI)")
+    bars = "bars: 95% bootstrap CI of the mean over seeds" if yerr.any() else "1 seed, no bars"
+    ax.set_title(f"final return vs {field}\n{bars}", fontsize=10)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -95,7 +169,6 @@ def plot_heatmap(
 ) -> Path:
     """Mean final return over two swept fields: a cell per (x, y) value pair (blank if a pair was
     not swept; the mean of repeated pairs), annotated with the number."""
-    plt = _pyplot()
     fx, fy = fields
     xs = list(dict.fromkeys(_label(s.get(fx)) for s in settings))
     ys = list(dict.fromkeys(_label(s.get(fy)) for s in settings))
@@ -113,12 +186,12 @@ def plot_heatmap(
     grid = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     if grid.size > 2 * len(settings) and _numeric([s.get(f) for s in settings for f in fields]):
         return _scatter(fields, settings, mean, path)  # random samples: no grid to fill
-    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.6 * len(ys) + 2.5), dpi=110)
+    fig, ax = _new_figure((1.2 * len(xs) + 3, 0.6 * len(ys) + 2.5))
     image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis")
     for (row, col), value in np.ndenumerate(grid):
         if np.isfinite(value):
             ax.text(col, row, f"{value:.1f}", ha="center", va="center", color="w", fontsize=8)
-    ax.set_xticks(range(len(xs)), xs, rotation=45 if len(xs) > 6 else 0)
+    _category_ticks(ax, xs)
     ax.set_yticks(range(len(ys)), ys)
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
@@ -128,8 +201,7 @@ def plot_heatmap(
 
 
 def _scatter(fields: tuple[str, str], settings: Sequence[dict[str, Any]], mean, path) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
+    fig, ax = _new_figure((6, 4.5))
     x, y = (np.array([s[f] for s in settings], dtype=np.float64) for f in fields)
     points = ax.scatter(x, y, c=np.asarray(mean, dtype=np.float64), cmap="viridis", s=40)
     for axis, values in (("x", x), ("y", y)):
