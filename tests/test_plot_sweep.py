@@ -136,3 +136,30 @@ def test_old_sweep_folder_with_the_default_metric_still_plots(tmp_path):
     sweep = write_sweep(tmp_path / "s", with_metrics=False, reference=None)
     assert main(["plot", str(sweep), "--metric", "episode_return"]) == 0
     assert (sweep / "plot.png").is_file()
+
+
+def test_write_sweep_plots_top_curves_and_final_returns(tmp_path, figures):
+    from purejaxppo.io.sweep_plots import write_sweep_plots
+    from purejaxppo.loading import load_config
+    from purejaxppo.sweep_results import SweepResult
+
+    config = load_config("acrobot")  # reference_return -90
+    steps = np.tile(np.arange(1, UPDATES + 1) * 8192.0, (SEEDS, 1))
+    result = SweepResult(
+        config=config,
+        settings=[{"lr": lr} for lr in LRS],
+        configs=[config] * len(LRS),
+        seeds=np.arange(SEEDS),
+        metrics=[{"episode_return": curves(i), "env_steps": steps} for i in range(len(LRS))],
+        num_programs=1,
+        compile_seconds=0.0,
+        run_seconds=1.0,
+        env_steps_per_second=1.0,
+    )
+    paths = write_sweep_plots(result, tmp_path, top=2)
+    assert [p.name for p in paths] == ["learning_curves.png", "return_vs_lr.png"]
+    curves_ax, final_ax = (drawn(f) for f in figures)
+    labels = [line.get_label() for line in curves_ax.get_lines()]
+    assert labels == ["#1 lr=0.001 (3 seeds)", "#2 lr=0.03 (3 seeds)", "reference return -90"]
+    assert curves_ax.get_title().startswith("top 2 of 6 settings of the sweep")
+    assert "bars: 95% bootstrap CI of the mean over seeds" in final_ax.get_title()
