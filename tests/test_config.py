@@ -157,8 +157,8 @@ def test_stacked_hyperparameters_are_checked_elementwise():
 
 
 def test_other_field_errors():
-    with raises(ConfigError, r"activation must be one of tanh, relu, got 'gelu'"):
-        PPOConfig(activation="gelu")
+    with raises(ConfigError, r"activation must be one of tanh, relu, gelu, .*, got 'sigmoid'"):
+        PPOConfig(activation="sigmoid")
     with raises(ConfigError, r"hidden_sizes"):
         PPOConfig(hidden_sizes=())
     with raises(ConfigError, r"obs_clip must be positive"):

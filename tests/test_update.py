@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from purejaxppo.config import Hyperparams
-from purejaxppo.networks import make_network
+from purejaxppo.networks import NetworkSpec, PolicyNetwork, make_network
 from purejaxppo.types import Transition
 from purejaxppo.update import learning_rate, make_optimizer, ppo_update, shuffle_minibatches
 
@@ -118,7 +118,8 @@ def run_update(hparams):
     Returns:
         (initial params, new params, `UpdateInfo`).
     """
-    network = make_network(2, True, (4,), (8,), "tanh")
+    module = make_network(2, True, (4,), (8,), "tanh")
+    network = PolicyNetwork(module, NetworkSpec((4,), 2, True), flatten_batch=False)
     k_init, k_obs, k_act, k_adv, k_tgt = jax.random.split(jax.random.key(42), 5)
     obs = jax.random.normal(k_obs, (B, 4))
     params = network.init(k_init, obs[:1])

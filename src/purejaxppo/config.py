@@ -80,7 +80,10 @@ def hparams_as_float32(hparams: Hyperparams) -> Hyperparams:
     return Hyperparams(**{n: np.asarray(getattr(hparams, n), np.float32) for n in HPARAM_FIELDS})
 
 
-ACTIVATIONS = ("tanh", "relu")
+# Hidden activations by name; purejaxppo.networks.ACTIVATIONS maps each to its function.
+ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "swish", "elu", "leaky_relu")
+# Fields that define the environment: changing one drops a `reference_return` not given anew.
+ENV_FIELDS = ("env_id", "env_kwargs", "env_params")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -90,15 +93,21 @@ class PPOConfig:
     Derived sizes: `batch_size` = num_envs * num_steps, `minibatch_size`, `num_updates`.
     """
 
-    env_id: str = "CartPole-v1"  # a gymnax environment id
+    env_id: str = "CartPole-v1"  # a gymnax id, or one registered with purejaxppo.register_env
     env_kwargs: tuple[tuple[str, Any], ...] = ()  # keyword arguments for gymnax.make (a mapping)
+    env_params: tuple[tuple[str, Any], ...] = ()  # fields of the env's params to override
+    imports: tuple[str, ...] = ()  # modules imported before the env and network are made
     num_envs: int = 4  # environments stepped in parallel per run
     num_steps: int = 128  # steps per environment per rollout
     total_timesteps: int = 500_000  # env-step budget per run; rounded down to whole updates
     update_epochs: int = 4  # passes over each rollout
     num_minibatches: int = 4  # minibatches per epoch; must divide num_envs * num_steps
+    # Your own flax module (see purejaxppo.networks.contract): "package.module:attribute" or,
+    # from Python, the object itself; None is the built-in MLP actor-critic below.
+    network: Any = None
+    network_kwargs: tuple[tuple[str, Any], ...] = ()  # keyword arguments of its class/factory
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP widths of actor and critic
-    activation: str = "tanh"  # hidden activation: tanh or relu
+    activation: str = "tanh"  # hidden activation, one of ACTIVATIONS
     shared_network: bool = False  # one trunk for actor and critic instead of two MLPs
     log_std_init: float | None = None  # Gaussian policy's initial log std (continuous only; 0)
     anneal_lr: bool = True  # decay the learning rate linearly to 0 over all optimizer steps
@@ -109,13 +118,19 @@ class PPOConfig:
     obs_clip: float = 10.0  # clip normalized observations to [-obs_clip, obs_clip]
     reward_clip: float = 10.0  # clip scaled rewards to [-reward_clip, reward_clip]
     bootstrap_truncated: bool = True  # False treats time-limit truncation as termination
+    eval_every: int = 0  # evaluate on fresh environments every this many updates; 0 = never
+    eval_episodes: int = 10  # episodes per evaluation (one per parallel environment)
+    eval_deterministic: bool = True  # evaluate the greedy action (else sample the policy)
     hparams: Hyperparams = dataclasses.field(default_factory=Hyperparams)  # traced defaults
     # The mean final return this config is expected to reach at its budget; documentation only.
     reference_return: float | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.env_kwargs, Mapping):
-            object.__setattr__(self, "env_kwargs", tuple(sorted(self.env_kwargs.items())))
+        for name in ("env_kwargs", "env_params", "network_kwargs"):
+            object.__setattr__(self, name, frozen_items(getattr(self, name), name))
+        if isinstance(self.imports, str):
+            object.__setattr__(self, "imports", (self.imports,))
+        object.__setattr__(self, "imports", tuple(self.imports))
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         self._validate()
 
@@ -140,6 +155,42 @@ class PPOConfig:
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            )
+        if (
+            isinstance(self.eval_every, bool)
+            or not isinstance(self.eval_every, int)
+            or (self.eval_every < 0)
+        ):
+            raise ConfigError(
+                f"eval_every must be 0 (off) or a positive number of updates, got {self.eval_every!r}"
+            )
+        if (
+            isinstance(self.eval_episodes, bool)
+            or not isinstance(self.eval_episodes, int)
+            or self.eval_episodes < 1
+        ):
+            raise ConfigError(
+                f"eval_episodes must be a positive integer, got {self.eval_episodes!r}"
+            )
+        if any(not isinstance(m, str) or not m for m in self.imports):
+            raise ConfigError(f"imports must be a list of module names, got {list(self.imports)!r}")
+        if self.network is not None and not (
+            isinstance(self.network, str) or callable(self.network)
+        ):
+            raise ConfigError(
+                f"network must be 'package.module:attribute', a flax Module or a factory, got "
+                f"{type(self.network).__name__}"
+            )
+        try:
+            hash(self.network)
+        except TypeError:
+            raise ConfigError(
+                "network must be hashable (a Module, class, function or string)"
+            ) from None
+        if self.network is not None and self.log_std_init is not None:
+            raise ConfigError(
+                "log_std_init applies to the built-in network only; your network sets its own "
+                "log_std: remove log_std_init"
             )
         for name in ("obs_clip", "reward_clip"):
             if not getattr(self, name) > 0:
@@ -183,12 +234,49 @@ class PPOConfig:
         """`env_kwargs` as a plain dict."""
         return dict(self.env_kwargs)
 
+    @property
+    def env_params_dict(self) -> dict[str, Any]:
+        """`env_params` overrides as a plain dict."""
+        return dict(self.env_params)
+
+    @property
+    def network_kwargs_dict(self) -> dict[str, Any]:
+        """`network_kwargs` as a plain dict."""
+        return dict(self.network_kwargs)
+
     def replace(self, **changes: Any) -> PPOConfig:
-        """Returns a copy with `changes` applied (hyperparameter names go into `hparams`)."""
+        """Returns a copy with `changes` applied (hyperparameter names go into `hparams`).
+
+        Changing the environment (`env_id`, `env_kwargs` or `env_params`) drops
+        `reference_return` unless `changes` gives one: it belonged to the old environment.
+        """
         hp_changes = {k: changes.pop(k) for k in list(changes) if k in HPARAM_FIELDS}
         if hp_changes:
             changes["hparams"] = changes.get("hparams", self.hparams).replace(**hp_changes)
-        return dataclasses.replace(self, **changes)
+        new = dataclasses.replace(self, **changes)
+        if "reference_return" not in changes and any(
+            getattr(new, f) != getattr(self, f) for f in ENV_FIELDS
+        ):
+            object.__setattr__(new, "reference_return", None)
+        return new
+
+
+def frozen_items(value: Any, name: str = "value") -> tuple[tuple[str, Any], ...]:
+    """A mapping (or its items) as sorted, hashable `(key, value)` pairs; lists become tuples."""
+    if isinstance(value, Mapping):
+        value = value.items()
+    try:
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a mapping of name: value, got {value!r}") from None
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return frozen_items(value)
+    return value
 
 
 def _divisors(n: int) -> str:

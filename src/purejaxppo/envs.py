@@ -1,9 +1,11 @@
-"""Environment creation and the episode-statistics wrapper; the only module that imports gymnax."""
+"""Environment creation, the registry of your own ids, the episode-statistics wrapper; the only
+module that imports gymnax."""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -86,36 +88,127 @@ def action_spec(env: Any, env_params: Any) -> ActionSpec:
     return ActionSpec(discrete=False, size=size, low=low, high=high)
 
 
-def registered_env_ids() -> list[str]:
-    """Ids gymnax can make, including ones registered at runtime with gymnax.registration."""
-    import gymnax
-
-    return list(gymnax.registered_envs)
+_REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
-def make_env(env_id: str, **env_kwargs: Any) -> tuple[EpisodeStats, Any]:
-    """Makes a gymnax environment wrapped with `EpisodeStats`.
+def register_env(env_id: str, factory: Callable[..., Any], overwrite: bool = False) -> None:
+    """Makes `env_id` usable wherever a config takes `env_id`, the CLI included.
 
-    Returns:
-        (wrapped environment, its default `env_params`).
+    Args:
+        env_id: the id (must not shadow a gymnax id).
+        factory: called as `factory(**env_kwargs)`; returns a gymnax 1.x environment (its
+            `default_params` are used) or a pair `(environment, env_params)`. An environment
+            class works as its own factory.
+        overwrite: replace an id registered before (default: refuse, in one line).
 
-    Raises:
-        ConfigError: unknown id (listing the close gymnax ids), bad keyword arguments, or an
-            environment that does not follow gymnax's six-value `step` API.
+    For the CLI, put the call in a module and name it with `--import MODULE` or `imports:`.
     """
     import gymnax
 
+    if not isinstance(env_id, str) or not env_id:
+        raise ConfigError(f"register_env: the id must be a non-empty string, got {env_id!r}")
+    if not callable(factory):
+        raise ConfigError(f"register_env({env_id!r}): the factory must be callable")
+    if env_id in gymnax.registered_envs and env_id not in _REGISTRY:
+        raise ConfigError(f"register_env: {env_id!r} is a gymnax id already; pick another id")
+    if env_id in _REGISTRY and not overwrite and _REGISTRY[env_id] is not factory:
+        raise ConfigError(
+            f"register_env: {env_id!r} is registered already; pass overwrite=True to replace it"
+        )
+    _REGISTRY[env_id] = factory
+
+
+def registered_env_ids() -> list[str]:
+    """Ids the trainer can make: gymnax's (including ids registered with gymnax.registration)
+    and those registered with `register_env`."""
+    import gymnax
+
+    return list(dict.fromkeys([*gymnax.registered_envs, *_REGISTRY]))
+
+
+def _construct(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[Any, Any]:
+    import gymnax
+
+    try:
+        if env_id in _REGISTRY:
+            made = _REGISTRY[env_id](**env_kwargs)
+            env, params = made if isinstance(made, tuple) else (made, made.default_params)
+            return env, params
+        return gymnax.make(env_id, **env_kwargs)
+    except TypeError as error:
+        raise ConfigError(
+            f"env_kwargs {dict(env_kwargs)!r} rejected by {env_id}: {error}"
+        ) from None
+
+
+def override_env_params(env_id: str, env_params: Any, overrides: Mapping[str, Any]) -> Any:
+    """`env_params` with the fields in `overrides` replaced (e.g. `max_steps_in_episode`).
+
+    Raises:
+        ConfigError: a field the params do not have (with the closest one), or params that are
+            not a dataclass.
+    """
+    if not overrides:
+        return env_params
+    if not dataclasses.is_dataclass(env_params):
+        raise ConfigError(
+            f"{env_id}'s env_params ({type(env_params).__name__}) cannot be overridden"
+        )
+    fields = [f.name for f in dataclasses.fields(env_params)]
+    for name in overrides:
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), fields, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"env_params: {type(env_params).__name__} of {env_id} has no field {name!r}; "
+                f"{hint}its fields: {', '.join(fields)}"
+            )
+    return env_params.replace(**overrides)
+
+
+def make_env(
+    env_id: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    env_params: Mapping[str, Any] | None = None,
+) -> tuple[EpisodeStats, Any]:
+    """Makes an environment (a `register_env` id, else gymnax's) wrapped with `EpisodeStats`.
+
+    Args:
+        env_kwargs: keyword arguments of the environment's constructor (`gymnax.make`).
+        env_params: fields of the environment's params to override (see `override_env_params`).
+
+    Returns:
+        (wrapped environment, its `env_params` with the overrides applied).
+
+    Raises:
+        ConfigError: unknown id (listing the close ids), bad keyword arguments or params
+            fields, or an environment that does not follow gymnax's six-value `step` API.
+    """
     known = registered_env_ids()
     if env_id not in known:
         close = difflib.get_close_matches(env_id, known, n=4, cutoff=0.4)
-        hint = f"; close gymnax ids: {', '.join(close)}" if close else ""
-        raise ConfigError(f"unknown environment {env_id!r}{hint} (all ids: gymnax.registered_envs)")
+        hint = f"; close ids: {', '.join(close)}" if close else ""
+        raise ConfigError(
+            f"unknown environment {env_id!r}{hint} (`purejaxppo list envs` lists them; "
+            "register your own with purejaxppo.register_env and --import MODULE)"
+        )
+    env_kwargs = dict(env_kwargs or {})
     try:
-        env, env_params = gymnax.make(env_id, **env_kwargs)
-    except TypeError as error:
-        raise ConfigError(f"env_kwargs {env_kwargs!r} rejected by {env_id}: {error}") from None
-    _check_step_api(env, env_params, env_id)
-    return EpisodeStats(env, env_params), env_params
+        env, params = _construct(env_id, env_kwargs)
+    except ConfigError as error:
+        default = _construct(env_id, {})[1] if env_kwargs else None
+        movable = [
+            k for k in env_kwargs if dataclasses.is_dataclass(default) and hasattr(default, k)
+        ]
+        if movable:
+            raise ConfigError(
+                f"{error}; {', '.join(movable)} is a field of the env params: set it with "
+                f"env_params instead, e.g. --set 'env_params={{{movable[0]}: ...}}'"
+            ) from None
+        raise
+    params = override_env_params(env_id, params, dict(env_params or {}))
+    _check_step_api(env, params, env_id)
+    return EpisodeStats(env, params), params
 
 
 def _check_step_api(env: Any, env_params: Any, env_id: str) -> None:

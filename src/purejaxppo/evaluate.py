@@ -11,8 +11,7 @@ from flax import struct
 
 from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.normalize import normalize_obs
-from purejaxppo.train import make_train
-from purejaxppo.types import RunningStats
+from purejaxppo.types import RunnerState, RunningStats
 
 ActFn = Callable[[Any, RunningStats, jax.Array, jax.Array], jax.Array]
 
@@ -62,35 +61,90 @@ def make_evaluate(
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ConfigError(f"episodes must be a positive integer, got {num_episodes!r}")
+    from purejaxppo.train import make_train  # train builds its in-training evaluation here
+
     train = make_train(config)
     env, env_params = train.env, train.env_params
     steps = episode_steps(env_params, max_steps)
     act = make_act(
         train.network.apply, config.normalize_observations, config.obs_clip, deterministic
     )
-    step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def evaluate(params: Any, obs_stats: RunningStats, key: jax.Array) -> EvalOutput:
-        reset_key, key = jax.random.split(key)
-        obs, state = jax.vmap(env.reset, in_axes=(0, None))(
-            jax.random.split(reset_key, num_episodes), env_params
+        return evaluate_episodes(env, env_params, act, params, obs_stats, key, num_episodes, steps)
+
+    return evaluate
+
+
+def evaluate_episodes(
+    env: Any,
+    env_params: Any,
+    act: ActFn,
+    params: Any,
+    obs_stats: RunningStats,
+    key: jax.Array,
+    num_episodes: int,
+    steps: int,
+) -> EvalOutput:
+    """Runs `num_episodes` fresh environments for `steps` steps with `act`; each env's first
+    episode counts (a done mask stops its sums, whatever auto-reset starts afterwards).
+
+    Returns:
+        `EvalOutput`, leaves `[num_episodes]`; raw environment rewards.
+    """
+    step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    reset_key, key = jax.random.split(key)
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(reset_key, num_episodes), env_params
+    )
+    zeros = jnp.zeros((num_episodes,), jnp.float32)
+    carry = (state, obs, zeros, zeros.astype(jnp.int32), jnp.ones_like(zeros, bool), key)
+
+    def step(carry, _):
+        state, obs, returns, lengths, active, key = carry
+        key, act_key, env_key = jax.random.split(key, 3)
+        action = act(params, obs_stats, obs, act_key)
+        obs, state, reward, terminated, truncated, _ = step_envs(
+            jax.random.split(env_key, num_episodes), state, action, env_params
         )
-        zeros = jnp.zeros((num_episodes,), jnp.float32)
-        carry = (state, obs, zeros, zeros.astype(jnp.int32), jnp.ones_like(zeros, bool), key)
+        returns = returns + jnp.where(active, reward.astype(jnp.float32), 0.0)
+        lengths = lengths + active.astype(jnp.int32)
+        active = jnp.logical_and(active, jnp.logical_not(jnp.logical_or(terminated, truncated)))
+        return (state, obs, returns, lengths, active, key), None
 
-        def step(carry, _):
-            state, obs, returns, lengths, active, key = carry
-            key, act_key, env_key = jax.random.split(key, 3)
-            action = act(params, obs_stats, obs, act_key)
-            obs, state, reward, terminated, truncated, _ = step_envs(
-                jax.random.split(env_key, num_episodes), state, action, env_params
-            )
-            returns = returns + jnp.where(active, reward.astype(jnp.float32), 0.0)
-            lengths = lengths + active.astype(jnp.int32)
-            active = jnp.logical_and(active, jnp.logical_not(jnp.logical_or(terminated, truncated)))
-            return (state, obs, returns, lengths, active, key), None
+    (_, _, returns, lengths, active, _), _ = jax.lax.scan(step, carry, None, length=steps)
+    return EvalOutput(returns=returns, lengths=lengths, finished=jnp.logical_not(active))
 
-        (_, _, returns, lengths, active, _), _ = jax.lax.scan(step, carry, None, length=steps)
-        return EvalOutput(returns=returns, lengths=lengths, finished=jnp.logical_not(active))
+
+EVAL_STREAM = 0x65766C  # folded into the runner's key for evaluation episodes
+
+
+def make_training_eval(config: PPOConfig, env: Any, env_params: Any, apply_fn: Callable):
+    """`evaluate(state, update_index, key) -> (eval_return, eval_length)`, both `[]` float32:
+    the mean over `eval_episodes` fresh episodes after every `eval_every`-th update and after
+    the last one; NaN on the other updates (and always, when `eval_every` is 0)."""
+    nan = (jnp.float32(jnp.nan), jnp.float32(jnp.nan))
+    if not config.eval_every:
+        return lambda state, update, key: nan
+    steps = episode_steps(env_params)
+    act = make_act(
+        apply_fn, config.normalize_observations, config.obs_clip, config.eval_deterministic
+    )
+
+    def run(state: RunnerState, key: jax.Array):
+        out = evaluate_episodes(
+            env, env_params, act, state.params, state.obs_stats, key, config.eval_episodes, steps
+        )
+        done = jnp.maximum(out.finished.sum(), 1)
+        mean = lambda x: jnp.where(out.finished, x, 0).sum() / done  # noqa: E731
+        none = ~out.finished.any()
+        return (
+            jnp.where(none, jnp.nan, mean(out.returns)).astype(jnp.float32),
+            jnp.where(none, jnp.nan, mean(out.lengths.astype(jnp.float32))).astype(jnp.float32),
+        )
+
+    def evaluate(state: RunnerState, update: jax.Array, key: jax.Array):
+        due = ((update + 1) % config.eval_every == 0) | (update + 1 == config.num_updates)
+        return jax.lax.cond(due, run, lambda s, k: nan, state, key)
 
     return evaluate

@@ -11,12 +11,13 @@ from typing import Any
 
 import yaml
 
-from purejaxppo.config import HPARAM_FIELDS, ConfigError, ConfigTypeError, PPOConfig
+from purejaxppo.config import ENV_FIELDS, HPARAM_FIELDS, ConfigError, ConfigTypeError, PPOConfig
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(PPOConfig) if f.name != "hparams")
 KNOWN_KEYS: tuple[str, ...] = _CONFIG_FIELDS + HPARAM_FIELDS
 
 _INT_FIELDS = {"num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"}
+_INT_FIELDS |= {"eval_every", "eval_episodes"}
 _BOOL_FIELDS = {
     "shared_network",
     "anneal_lr",
@@ -25,10 +26,17 @@ _BOOL_FIELDS = {
     "normalize_observations",
     "normalize_rewards",
     "bootstrap_truncated",
+    "eval_deterministic",
 }
 _OPTIONAL_FIELDS = {"reference_return", "log_std_init"}
 _FLOAT_FIELDS = {"obs_clip", "reward_clip", *_OPTIONAL_FIELDS, *HPARAM_FIELDS}
 _STR_FIELDS = {"env_id", "activation"}
+_MAPPING_FIELDS = {
+    "env_kwargs": "a mapping of the environment constructor's keyword arguments",
+    "env_params": "a mapping of env params fields, e.g. {max_steps_in_episode: 200}",
+    "network_kwargs": "a mapping of keyword arguments for the network's class or factory",
+}
+PYTHON_NETWORK = "python:"  # config.yaml's marker for a network object that cannot be imported
 
 
 def config_dirs() -> list[Path]:
@@ -175,10 +183,27 @@ def _coerce(key: str, value: Any) -> Any:
         ):
             raise fail("a list of integers, e.g. [64, 64]")
         return tuple(items)
-    if key == "env_kwargs":
+    if key in _MAPPING_FIELDS:
         if not isinstance(value, Mapping):
-            raise fail("a mapping of gymnax keyword arguments")
+            raise fail(_MAPPING_FIELDS[key])
         return dict(value)
+    if key == "imports":
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(m, str) for m in items):
+            raise fail("a list of module names")
+        return tuple(items)
+    if key == "network":
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise fail("'package.module:attribute' (or null for the built-in MLP)")
+        if value.startswith(PYTHON_NETWORK):
+            raise ConfigError(
+                f"this config's network ({value[len(PYTHON_NETWORK) :]}) was given as a Python "
+                "object, not an import path; pass it again (e.g. load_policy(run, network=...)) "
+                "or set network: package.module:attribute"
+            )
+        return value
     raise AssertionError(f"no coercion rule for {key}")
 
 
@@ -225,19 +250,38 @@ def load_config(
     _check_keys(values, str(path))
     extra = parse_overrides(overrides)
     _check_keys(extra, "overrides")
+    changes_env = any(k in extra and extra[k] != values.get(k) for k in ENV_FIELDS)
+    if changes_env and "reference_return" not in extra:
+        values.pop("reference_return", None)  # it was measured on the file's environment
     return config_from_dict({**values, **extra}, source=str(path))
 
 
 def config_to_dict(config: PPOConfig) -> dict[str, Any]:
     """Flat, YAML-ready dict of every field; `config_from_dict` of it gives `config` back."""
+    from purejaxppo.networks.contract import network_name, network_reference
+
     out: dict[str, Any] = {}
     for name in _CONFIG_FIELDS:
         value = getattr(config, name)
-        if name == "env_kwargs":
-            value = dict(value)
-        elif name == "hidden_sizes":
+        if name in _MAPPING_FIELDS:
+            value = _thawed(value)
+        elif name in ("hidden_sizes", "imports"):
             value = list(value)
+        elif name == "network" and value is not None:
+            value = network_reference(value) or f"{PYTHON_NETWORK}{network_name(value)}"
         out[name] = value
     for name in HPARAM_FIELDS:
         out[name] = float(getattr(config.hparams, name))
     return out
+
+
+def _thawed(items: Any) -> Any:
+    """Frozen `(key, value)` pairs back to a YAML-ready dict (tuples back to lists)."""
+    pairs = isinstance(items, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in items)
+    if pairs and all(isinstance(k, str) for k, _ in items):
+        return {k: _thawed_value(v) for k, v in items}
+    return _thawed_value(items)
+
+
+def _thawed_value(value: Any) -> Any:
+    return [_thawed_value(v) for v in value] if isinstance(value, tuple) else value

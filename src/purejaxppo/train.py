@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from purejaxppo.config import ConfigError, Hyperparams, PPOConfig
 from purejaxppo.envs import make_env
+from purejaxppo.evaluate import EVAL_STREAM, make_training_eval
 from purejaxppo.gae import bootstrap_values, gae
-from purejaxppo.networks import make_network
+from purejaxppo.imports import run_imports
+from purejaxppo.networks import (
+    NetworkSpec,
+    PolicyNetwork,
+    build_module,
+    check_network,
+    make_network,
+    network_name,
+)
 from purejaxppo.normalize import init_reward_scaler, init_stats, update_stats
 from purejaxppo.rollout import collect_rollout, policy_input
 from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition
@@ -29,36 +39,66 @@ def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.where(var_targets > 0, 1.0 - jnp.var(targets - values) / var_targets, jnp.nan)
 
 
-def make_train(config: PPOConfig) -> TrainFn:
+def policy_network(config: PPOConfig, spec: NetworkSpec) -> PolicyNetwork:
+    """The config's network (`config.network`, else the built-in MLP actor-critic), checked
+    against the contract of `purejaxppo.networks.contract` before anything compiles.
+
+    Raises:
+        ConfigError: the network cannot be built or returns the wrong structure or shapes.
+    """
+    if config.network is None:
+        module = make_network(
+            spec.action_size,
+            spec.discrete,
+            spec.obs_shape,
+            config.hidden_sizes,
+            config.activation,
+            config.shared_network,
+            log_std_init=config.log_std_init or 0.0,
+        )
+        return PolicyNetwork(module, spec, flatten_batch=False)
+    module = build_module(config.network, spec, config.network_kwargs_dict)
+    network = PolicyNetwork(module, spec)
+    check_network(network, network_name(config.network))
+    return network
+
+
+def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
     """Builds the pure training function for a static config.
+
+    Args:
+        network: your own flax module, class or factory (see `purejaxppo.networks.contract`);
+            the same as `make_train(config.replace(network=network))`. Default: `config.network`.
 
     Returns:
         `train(rng, hparams) -> TrainOutput`, pure and jit/vmap-able; its metrics leaves are
         `[num_updates]`. The function also carries `train.init(rng, hparams) -> RunnerState`,
-        `train.update_step(runner_state, hparams) -> (RunnerState, Metrics)` (to drive a run in
-        chunks), `train.config`, `train.network`, `train.env` and `train.env_params`.
+        `train.update_step(runner_state, hparams, update=None) -> (RunnerState, Metrics)` (to
+        drive a run in chunks; `update` is the index of the update, unbatched, when known),
+        `train.config`, `train.network` (a `PolicyNetwork`: `.apply(params, obs) -> (dist,
+        value)`), `train.env` and `train.env_params`.
 
     Raises:
-        ConfigError: unknown environment, or an option that does not fit its action space.
+        ConfigError: unknown environment, an option that does not fit its action space, or a
+            network that breaks the contract.
     """
-    env, env_params = make_env(config.env_id, **config.env_kwargs_dict)
-    spec = env.action_spec
-    if spec.discrete and config.log_std_init is not None:
+    if network is not None:
+        config = config.replace(network=network)
+    run_imports(config.imports)
+    env, env_params = make_env(config.env_id, config.env_kwargs_dict, config.env_params_dict)
+    action = env.action_spec
+    if action.discrete and config.log_std_init is not None:
         raise ConfigError(
             f"log_std_init applies to continuous actions only; {config.env_id} has discrete "
             "actions: remove log_std_init"
         )
-    obs_shape = jax.eval_shape(env.reset, jax.random.PRNGKey(0), env_params)[0].shape
-    network = make_network(
-        spec.size,
-        spec.discrete,
-        obs_shape,
-        config.hidden_sizes,
-        config.activation,
-        config.shared_network,
-        log_std_init=config.log_std_init or 0.0,
+    obs_shape = tuple(jax.eval_shape(env.reset, jax.random.PRNGKey(0), env_params)[0].shape)
+    spec = NetworkSpec(
+        obs_shape, action.size, action.discrete, config.hidden_sizes, config.activation
     )
+    network = policy_network(config, spec)
     apply_fn = network.apply
+    evaluate = make_training_eval(config, env, env_params, apply_fn)
     steps_per_update = config.update_epochs * config.num_minibatches
     total_opt_steps = config.num_updates * steps_per_update
 
@@ -104,8 +144,11 @@ def make_train(config: PPOConfig) -> TrainFn:
             hparams.gae_lambda,
         )
 
-    def update_step(state: RunnerState, hparams: Hyperparams) -> tuple[RunnerState, Metrics]:
+    def update_step(
+        state: RunnerState, hparams: Hyperparams, update: jax.Array | None = None
+    ) -> tuple[RunnerState, Metrics]:
         hparams = _as_float32(hparams)
+        eval_key = jax.random.fold_in(state.rng, EVAL_STREAM)  # leaves training's keys alone
         # COLLECT
         state, traj = collect_rollout(
             state,
@@ -161,14 +204,21 @@ def make_train(config: PPOConfig) -> TrainFn:
             learning_rate=info.learning_rate,
             minibatches_applied=info.minibatches_applied,
             env_steps=(state.update + 1) * config.batch_size,
+            eval_return=jnp.float32(jnp.nan),
+            eval_length=jnp.float32(jnp.nan),
         )
         state = state.replace(params=params, opt_state=opt_state, rng=rng, update=state.update + 1)
-        return state, metrics
+        eval_return, eval_length = evaluate(
+            state, state.update if update is None else update, eval_key
+        )
+        return state, metrics.replace(eval_return=eval_return, eval_length=eval_length)
 
     def train(rng: jax.Array, hparams: Hyperparams) -> TrainOutput:
         state = init(rng, hparams)
+        # The update index as a scan input stays unbatched under vmap, so the evaluation's
+        # lax.cond really skips work instead of turning into a select over both branches.
         state, metrics = jax.lax.scan(
-            lambda s, _: update_step(s, hparams), state, None, length=config.num_updates
+            lambda s, i: update_step(s, hparams, i), state, jnp.arange(config.num_updates)
         )
         return TrainOutput(runner_state=state, metrics=metrics)
 

@@ -95,6 +95,9 @@ class Metrics:
     learning_rate: jax.Array  # at the update's first optimizer step
     minibatches_applied: jax.Array  # fraction of minibatch steps taken (< 1 after a KL stop)
     env_steps: jax.Array  # int32, environment steps taken so far including this update
+    # Evaluation on fresh environments after this update (config.eval_every); NaN if none ran.
+    eval_return: jax.Array  # float32 mean raw return of the evaluation's finished episodes
+    eval_length: jax.Array  # float32 their mean length
 
 
 @struct.dataclass
