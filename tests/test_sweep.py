@@ -1,5 +1,6 @@
-"""Sweeps that train: entries equal single runs, one compile for any number of traced settings,
-chunked equals unchunked, static fields group into one program each, and the CLI's sweep folder."""
+"""Sweeps that train: entries equal one `jit(vmap(train))` call of their batch bit for bit and
+single runs closely, one compile for any number of traced settings, static fields group into one
+program each, and the CLI's sweep folder."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import jax
 import numpy as np
 import pytest
 
-from purejaxppo import load_config, parallel
+from purejaxppo import driver, load_config, make_train
 from purejaxppo.cli import main
 from purejaxppo.io.sweep_plots import write_sweep_plots
-from purejaxppo.sweep import sweep
+from purejaxppo.run_axis import pad_runs, run_keys
+from purejaxppo.sweep import plan_groups, sweep
+from purejaxppo.sweep_layout import group_inputs
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -28,39 +31,72 @@ TINY_SETS += ["num_minibatches=2", "obs_clip=9.0"]
 @pytest.fixture(scope="module")
 def sweeps(tiny_config):
     """A 3-setting x 2-seed grid, then 5 listed settings x 2 seeds in calls of 6 runs (two calls,
-    the last padded), counting how often the training function is traced (once per compile)."""
+    the last padded), counting how often `init` and `update_step` are traced (once per compile
+    of the batched init and of each chunk length)."""
     traces = []
-    real_make_train = parallel.make_train
+    real_make_train = driver.make_train
 
     def counting_make_train(config):
         train = real_make_train(config)
+        init, update_step = train.init, train.update_step
 
-        def traced(rng, hparams):
-            traces.append(config)
-            return train(rng, hparams)
+        def traced_init(rng, hparams):
+            traces.append("init")
+            return init(rng, hparams)
 
-        return traced
+        def traced_update(state, hparams):
+            traces.append("update")
+            return update_step(state, hparams)
+
+        train.init, train.update_step = traced_init, traced_update
+        return train
 
     config = tiny_config.replace(obs_clip=9.0)  # no other test module may build this config
+    driver._chunk_fns.cache_clear()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(parallel, "make_train", counting_make_train)
-        full = sweep(config, {"lr": LRS}, num_seeds=2, seed=SEED)
-        traces_full = len(traces)
+        patch.setattr(driver, "make_train", counting_make_train)
+        full = sweep(config, {"lr": LRS}, num_seeds=2, seed=SEED, chunk_updates=2)
+        traces_full = list(traces)
         listed = [{"lr": 2e-3, "ent_coef": 0.0}, {"lr": 5e-4}] + [{"lr": lr} for lr in LRS]
-        chunked = sweep(config, listed, num_seeds=2, seed=SEED, max_parallel=6)
+        chunked = sweep(config, listed, num_seeds=2, seed=SEED, max_parallel=6, chunk_updates=2)
+    driver._chunk_fns.cache_clear()
     return {
         "config": config,
+        "listed": listed,
         "full": full,
         "chunked": chunked,
-        "traces": (traces_full, len(traces)),
+        "traces": (traces_full, traces),
     }
 
 
 def test_one_compile_for_any_number_of_traced_settings(sweeps):
-    # 6 runs, then 10 runs in two calls of 6: the training program was traced and compiled once
-    assert sweeps["traces"] == (1, 1)
+    # 6 runs, then 10 runs in two calls of 6: init and the 2-update chunk compiled once each
+    assert sweeps["traces"] == (["init", "update"], ["init", "update"])
     assert sweeps["full"].num_programs == 1 and sweeps["chunked"].num_programs == 1
-    assert sweeps["chunked"].compile_seconds == 0.0  # the compiled program was reused
+    assert sweeps["chunked"].compile_seconds == 0.0  # the compiled programs were reused
+    assert sweeps["chunked"].layout["runs_per_call"] == [6]
+
+
+def _one_call(config, seeds, hparams):
+    """Metrics `[runs, updates]` of one `jit(vmap(train))` call over exactly this batch."""
+    out = jax.jit(jax.vmap(make_train(config)))(run_keys(seeds), hparams)
+    return {n: np.asarray(v) for n, v in vars(out.metrics).items()}
+
+
+def test_a_sweep_equals_one_call_of_its_batches_bit_for_bit(sweeps):
+    """Chunked in updates and in runs (the last call padded), every run has the bits of one
+    `jit(vmap(train))` call over the batch it was trained in."""
+    config, chunked = sweeps["config"], sweeps["chunked"]
+    configs, (group,) = plan_groups(config, sweeps["listed"], 2, 6)
+    seeds, hparams = group_inputs(group, configs, chunked.seeds)
+    seeds, hparams = pad_runs(seeds, 12), pad_runs(hparams, 12)
+    for call in range(2):
+        part = slice(6 * call, 6 * call + 6)
+        expected = _one_call(config, seeds[part], jax.tree.map(lambda x, p=part: x[p], hparams))
+        for j in range(3 * call, min(5, 3 * call + 3)):  # settings 0-2, then 3-4 (+ padding)
+            rows = slice(2 * j - 6 * call, 2 * j - 6 * call + 2)
+            for name, values in chunked.metrics[j].items():
+                np.testing.assert_array_equal(values, expected[name][rows], err_msg=name)
 
 
 def test_sweep_entry_equals_the_single_run(sweeps, tiny_config, tiny_train_jit):
@@ -107,7 +143,14 @@ def test_cli_sweep_folder_with_a_static_field(sweeps, tmp_path, capsys):
     assert "in 2 compiled program(s) (one per static config)" in captured.err
     assert "program 2/2 (num_envs=8): 6 runs" in captured.err
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["best.yaml", "heatmap.png", "learning_curves.png", "results.csv", "sweep.yaml"]
+    assert names == [
+        "best.yaml",
+        "heatmap.png",
+        "learning_curves.png",
+        "metrics.csv",
+        "results.csv",
+        "sweep.yaml",
+    ]
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 6 and [r["rank"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
     means = [float(r["final_return_mean"]) for r in rows]

@@ -20,8 +20,8 @@ from purejaxppo.config import (
     hparams_as_float32,
     validate_hparams,
 )
-from purejaxppo.parallel import abstract_inputs, seed_keys
 from purejaxppo.results import TrainResult
+from purejaxppo.run_axis import abstract_inputs, place, place_state, run_keys, shardings
 from purejaxppo.train import make_train
 from purejaxppo.watchdog import (
     Watchdog,
@@ -70,17 +70,20 @@ def checkpoint_chunking(
 
 
 @functools.lru_cache(maxsize=32)
-def _chunk_fns(config: PPOConfig, per_run_hparams: bool):
+def _chunk_fns(config: PPOConfig, per_run_hparams: bool, devices: tuple = ()):
+    """(jitted batched `init`, `length -> jitted chunk of length updates`); with several
+    `devices`, every input and output is sharded over them by run."""
     train = make_train(config)
     hp_axis = 0 if per_run_hparams else None
-    init = jax.jit(jax.vmap(train.init, in_axes=(0, hp_axis)))
+    runs, hp_sharding = shardings(devices, per_run_hparams)
+    sharded = {} if runs is None else {"in_shardings": (runs, hp_sharding), "out_shardings": runs}
+    init = jax.jit(jax.vmap(train.init, in_axes=(0, hp_axis)), **sharded)
 
-    @functools.partial(jax.jit, static_argnums=2)
-    def run_chunk(state, hparams, length: int):
+    def run_chunk(length: int):
         def one_run(s, hp):
             return jax.lax.scan(lambda c, _: train.update_step(c, hp), s, None, length=length)
 
-        return jax.vmap(one_run, in_axes=(0, hp_axis))(state, hparams)
+        return jax.jit(jax.vmap(one_run, in_axes=(0, hp_axis)), **sharded)
 
     return init, run_chunk
 
@@ -96,21 +99,28 @@ def chunk_lengths(num_updates: int, start_update: int, chunk_updates: int) -> tu
 
 @memoize_compiled
 def compile_chunked(
-    config: PPOConfig, num_runs: int, per_run_hparams: bool, lengths: tuple[int, ...]
+    config: PPOConfig,
+    num_runs: int,
+    per_run_hparams: bool,
+    lengths: tuple[int, ...],
+    devices: tuple = (),
 ) -> tuple[Any, dict[int, Any], float]:
     """Compiles the batched `init` and one chunk program per length, once per arguments.
 
+    With two or more `devices`, the run axis (`num_runs`, a multiple of their number) is sharded
+    over them: inputs, state and metrics alike.
+
     Returns:
-        (compiled init `(keys, hparams) -> RunnerState`, {length: compiled
+        (compiled init `(keys [runs, 2], hparams) -> RunnerState`, {length: compiled
         `(state, hparams) -> (state, Metrics [runs, length])`}, seconds spent compiling in this
         call: 0.0 when everything came from the cache).
     """
-    init, run_chunk = _chunk_fns(config, per_run_hparams)
+    init, run_chunk = _chunk_fns(config, per_run_hparams, devices)
     keys, hp = abstract_inputs(num_runs, per_run_hparams)
     start = time.perf_counter()
     init_compiled = init.lower(keys, hp).compile()
     state = jax.eval_shape(init, keys, hp)
-    chunks = {n: run_chunk.lower(state, hp, n).compile() for n in lengths}
+    chunks = {n: run_chunk(n).lower(state, hp).compile() for n in lengths}
     return init_compiled, chunks, time.perf_counter() - start
 
 
@@ -132,25 +142,61 @@ def train_chunked(
     stop: threading.Event | None = None,
     watchdog: Watchdog | None = None,
 ) -> TrainResult:
-    """Trains like `train_seeds`, but in jitted chunks of `chunk_updates` updates.
+    """Trains like `train_seeds`, but in jitted chunks of `chunk_updates` updates: the runs of
+    `train_runs_chunked` with seeds `seed .. seed + num_seeds - 1`.
 
     With the same seed, the numbers equal those of one `train_seeds` call (bit for bit on CPU).
 
+    Returns:
+        `TrainResult` whose metrics cover the updates run in this call (`[seeds, k_total]`);
+        `result.completed` is False if `stop` ended it early.
+    """
+    seeds = np.arange(seed, seed + num_seeds)
+    return train_runs_chunked(
+        config, seeds, hparams, chunk_updates, callbacks, initial_state, stop, watchdog
+    )
+
+
+def train_runs_chunked(
+    config: PPOConfig,
+    seeds: Sequence[int] | np.ndarray,
+    hparams: Hyperparams | None = None,
+    chunk_updates: int | None = None,
+    callbacks: Sequence[Any] = (),
+    initial_state: Any = None,
+    stop: threading.Event | None = None,
+    watchdog: Watchdog | None = None,
+    devices: Sequence[Any] = (),
+    label: str = "",
+) -> TrainResult:
+    """Trains one run per entry of `seeds` (run i from `PRNGKey(seeds[i])`) in jitted chunks of
+    `chunk_updates` updates (default `default_chunk_updates`).
+
+    The numbers equal those of one `jit(vmap(train))` call over the same batch of keys and
+    hyperparameters (bit for bit on CPU, tested).
+
     Args:
-        initial_state: a batched `RunnerState` (leading `[num_seeds]`) to continue from, e.g. a
+        seeds: `[runs]` integer seeds.
+        hparams: scalars shared by all runs (default `config.hparams`), or leaves `[runs]`.
+        initial_state: a batched `RunnerState` (leading `[runs]`) to continue from, e.g. a
             restored checkpoint; training resumes at its update counter.
         stop: when set (e.g. by a signal handler), the run ends after the current chunk.
         callbacks: objects with any of `on_start`, `on_chunk`, `on_end` (see `Callback`).
         watchdog: judges a chunk that does not return (default `Watchdog()`; see there).
+        devices: two or more devices shard the run axis over them (runs: a multiple of their
+            number); fewer run unsharded.
+        label: prefixes the watchdog's description of a chunk (e.g. "call 2/3 of the sweep").
 
     Raises:
         StalledError: a chunk made no progress (`watchdog`); the callbacks have seen every
             chunk before it, so the last checkpoint and the metrics written are intact.
 
     Returns:
-        `TrainResult` whose metrics cover the updates run in this call (`[seeds, k_total]`);
+        `TrainResult` whose metrics cover the updates run in this call (`[runs, k_total]`);
         `result.completed` is False if `stop` ended it early.
     """
+    seeds = np.asarray(seeds, dtype=np.int64)
+    num_runs = seeds.shape[0]
     hp = hparams_as_float32(validate_hparams(config.hparams if hparams is None else hparams))
     per_run = any(np.ndim(leaf) for leaf in jax.tree.leaves(hp))
     done = 0 if initial_state is None else int(np.asarray(initial_state.update).reshape(-1)[0])
@@ -159,11 +205,12 @@ def train_chunked(
     k = chunk_updates or default_chunk_updates(config.num_updates)
     if k < 1:
         raise ConfigError(f"chunk_updates must be a positive integer, got {k}")
+    devices = tuple(devices) if len(devices) > 1 else ()
     init, compiled, compile_seconds = compile_chunked(
-        config, num_seeds, per_run, chunk_lengths(config.num_updates, done, k)
+        config, num_runs, per_run, chunk_lengths(config.num_updates, done, k), devices
     )
-    state = init(seed_keys(seed, num_seeds), hp) if initial_state is None else initial_state
-    seeds = np.arange(seed, seed + num_seeds)
+    keys, hp = place(run_keys(seeds), hp, devices, per_run)
+    state = init(keys, hp) if initial_state is None else place_state(initial_state, devices)
     _call(callbacks, "on_start", config, seeds, done)
 
     watchdog = Watchdog() if watchdog is None else watchdog
@@ -175,6 +222,7 @@ def train_chunked(
         state, metrics = compiled[length](state, hp)
         expected = run_seconds / updates_run * length if updates_run else None
         what = f"update {done + 1}" if length == 1 else f"updates {done + 1}-{done + length}"
+        what = f"{label}, {what}" if label else what
         state, metrics = wait_ready((state, metrics), watchdog, expected, what)
         metrics = {name: np.asarray(v) for name, v in vars(metrics).items()}
         run_seconds += time.perf_counter() - start
@@ -185,7 +233,7 @@ def train_chunked(
             _call(callbacks, "on_chunk", metrics, state)
 
     names = chunks[0].keys() if chunks else ()
-    steps = sum(c["env_steps"].shape[1] for c in chunks) * config.batch_size * num_seeds
+    steps = sum(c["env_steps"].shape[1] for c in chunks) * config.batch_size * num_runs
     result = TrainResult(
         config=config,
         hparams=hp,

@@ -1,4 +1,5 @@
-"""Trained runs for notebooks: `load_run` (config and metrics) and `load_policy` (a pure policy)."""
+"""Trained runs for notebooks: `load_run` (config and metrics) and `load_policy` (a pure policy),
+from a run folder or a member of a sweep folder."""
 
 from __future__ import annotations
 
@@ -30,6 +31,40 @@ class Run:
         return [] if seed is None else [int(s) for s in seed[:, 0]]
 
 
+def member_dir(path: str | Path, run: int | None = None) -> Path:
+    """The run folder that `path` and `run` name: `path` itself, or setting `run`'s
+    `runs/<run>/` in the sweep folder `path` (written by `purejaxppo sweep --save-params`).
+
+    Raises:
+        ConfigError: a sweep folder without `run`, `run` for a folder that is no sweep, or a
+            sweep that kept no params (or not for that setting); the message names the fix.
+    """
+    from purejaxppo.io.files import CONFIG_FILE
+    from purejaxppo.sweep_layout import SWEEP_FILE
+    from purejaxppo.sweep_output import RUNS_DIR
+
+    path = Path(path)
+    is_sweep = (path / SWEEP_FILE).is_file() and not (path / CONFIG_FILE).is_file()
+    if run is None:
+        if is_sweep:
+            raise ConfigError(
+                f"{path} is a sweep folder; choose one of its settings with --run K (Python: "
+                "run=K), K being the setting column of its results.csv"
+            )
+        return path
+    if not is_sweep:
+        raise ConfigError(f"--run {run}: {path} is not a sweep folder ({SWEEP_FILE} is missing)")
+    folder = path / RUNS_DIR / str(run)
+    if not (folder / CONFIG_FILE).is_file():
+        kept = sorted(int(p.name) for p in (path / RUNS_DIR).glob("*") if p.name.isdigit())
+        if not kept:
+            raise ConfigError(
+                f"the sweep in {path} kept no params; rerun the sweep with --save-params"
+            )
+        raise ConfigError(f"--run {run}: no such setting in {path}; it has {kept[0]}..{kept[-1]}")
+    return folder
+
+
 def run_config(run_dir: str | Path) -> PPOConfig:
     """The config a run folder was trained with (its `config.yaml`)."""
     from purejaxppo.io.files import CONFIG_FILE
@@ -41,8 +76,9 @@ def run_config(run_dir: str | Path) -> PPOConfig:
     return load_config(path)
 
 
-def load_run(run_dir: str | Path) -> Run:
-    """Reads a run folder's config and `metrics.csv` (empty metrics if no update finished yet).
+def load_run(run_dir: str | Path, run: int | None = None) -> Run:
+    """Reads a run folder's config and `metrics.csv` (empty metrics if no update finished yet);
+    for a sweep folder, those of setting `run` (see `member_dir`).
 
     Returns:
         `Run` with `config` and `metrics` (name -> `[seeds, updates]`, including `seed` and
@@ -50,20 +86,23 @@ def load_run(run_dir: str | Path) -> Run:
     """
     from purejaxppo.io.files import METRICS_FILE, read_metrics_csv
 
+    run_dir = member_dir(run_dir, run)
     config = run_config(run_dir)
     path = Path(run_dir) / METRICS_FILE
     metrics = read_metrics_csv(path) if path.is_file() else {}
     return Run(path=Path(run_dir), config=config, metrics=metrics)
 
 
-def restore_run(run_dir: str | Path, step: int | None = None):
-    """Restores a run's checkpoint: `step`, or the newest valid one.
+def restore_run(run_dir: str | Path, step: int | None = None, run: int | None = None):
+    """Restores a run's checkpoint: `step`, or the newest valid one (for a sweep folder, of
+    setting `run`: see `member_dir`).
 
     Returns:
         (config, `Checkpoint` whose state leaves are batched `[seeds, ...]`).
     """
     from purejaxppo.io.checkpoint import CHECKPOINT_DIR, CheckpointStore
 
+    run_dir = member_dir(run_dir, run)
     config = run_config(run_dir)
     store = CheckpointStore(Path(run_dir) / CHECKPOINT_DIR, create=False)
     try:
@@ -84,22 +123,27 @@ def seed_index(meta: dict[str, Any], seed: int) -> int:
 
 
 def load_policy(
-    run_dir: str | Path, seed: int = 0, deterministic: bool = False, step: int | None = None
+    run_dir: str | Path,
+    seed: int = 0,
+    deterministic: bool = False,
+    step: int | None = None,
+    run: int | None = None,
 ) -> PolicyFn:
     """A trained policy as a pure function, with observation normalization folded in.
 
     Args:
-        run_dir: a run folder written by `purejaxppo train`.
+        run_dir: a run folder written by `purejaxppo train`, or a sweep folder (with `run`).
         seed: which of the run's seeds (its integer seed, as in `metrics.csv`).
         deterministic: take the most likely action (the `key` argument is then ignored).
         step: a checkpoint's update number (default: the newest valid checkpoint).
+        run: the setting of a sweep folder written with `--save-params`.
 
     Returns:
         `policy(obs, key=None) -> action` for raw observations `[*obs_shape]` or
         `[batch, *obs_shape]`; actions `[]`/`[batch]` (discrete) or `[..., A]` (continuous).
         jit/vmap-able. It also carries `.params`, `.obs_stats`, `.config` and `.step`.
     """
-    config, checkpoint = restore_run(run_dir, step)
+    config, checkpoint = restore_run(run_dir, step, run)
     index = seed_index(checkpoint.meta, seed)
     policy = _policy(config, checkpoint.state, index, deterministic)
     policy.step = checkpoint.step

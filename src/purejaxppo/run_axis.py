@@ -1,4 +1,4 @@
-"""The run axis: padding runs to a size, planning calls of equal size, sharding runs over devices."""
+"""The run axis: keys per run, padding runs to a size, planning calls of equal size, sharding."""
 
 from __future__ import annotations
 
@@ -9,7 +9,32 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from purejaxppo.config import HPARAM_FIELDS, Hyperparams
+
 RUN_AXIS = "runs"  # the mesh axis the run dimension is sharded over
+
+
+def run_keys(seeds: Any) -> jax.Array:
+    """`[runs, 2]` keys: run i gets `PRNGKey(seeds[i])` (`seeds`: `[runs]` integers)."""
+    return jax.vmap(jax.random.PRNGKey)(np.asarray(seeds, dtype=np.int64))
+
+
+def seed_keys(seed: int, num_seeds: int) -> jax.Array:
+    """`[num_seeds, 2]` keys: run i gets `PRNGKey(seed + i)`.
+
+    Trained alone (`train_seeds(config, 1, seed + i)`), run i is a run of the same distribution
+    as run i of `train_seeds(config, num_seeds, seed)`, not the same bits: the batch size changes
+    XLA's floating-point reduction order, and the difference grows over training.
+    """
+    return run_keys(np.arange(seed, seed + num_seeds))
+
+
+def abstract_inputs(num_runs: int, per_run_hparams: bool) -> tuple[Any, Hyperparams]:
+    """Shapes to compile a batched program for: keys `[runs, 2]` uint32 and float32 hparams
+    leaves (`[runs]` if every run has its own values, else scalars)."""
+    leaf = jax.ShapeDtypeStruct((num_runs,) if per_run_hparams else (), np.float32)
+    keys = jax.ShapeDtypeStruct((num_runs, 2), np.uint32)
+    return keys, Hyperparams(**{k: leaf for k in HPARAM_FIELDS})
 
 
 def padded_size(n: int, multiple: int) -> int:
@@ -59,3 +84,10 @@ def place(keys: Any, hp: Any, devices: tuple, per_run: bool) -> tuple[Any, Any]:
     if key_sharding is None:
         return keys, hp
     return jax.device_put(keys, key_sharding), jax.device_put(hp, hp_sharding)
+
+
+def place_state(state: Any, devices: tuple) -> Any:
+    """A batched state (leaves `[runs, ...]`) put on `devices`, split by run, or returned as it is
+    below 2 devices."""
+    runs, _ = shardings(devices, True)
+    return state if runs is None else jax.device_put(state, runs)

@@ -89,7 +89,8 @@ def resolve_max_parallel(
     return int(max_parallel)
 
 
-def _static_key(setting: Mapping[str, Any]) -> tuple:
+def static_key(setting: Mapping[str, Any]) -> tuple:
+    """A hashable key of a setting's static fields: settings with equal keys share a program."""
     freeze = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
     items = ((k, freeze(v)) for k, v in setting.items() if k not in HPARAM_FIELDS)
     return tuple(sorted(items, key=repr))
@@ -120,11 +121,11 @@ def plan_groups(
     groups: dict[tuple, SweepGroup] = {}
     configs = []
     for i, setting in enumerate(settings):
-        key = _static_key(setting)
+        key = static_key(setting)
         if key not in groups:
             static = {k: v for k, v in setting.items() if k not in HPARAM_FIELDS}
             group_config = config_from_dict({**base, **static}, source="the sweep")
-            runs = num_seeds * sum(_static_key(s) == key for s in settings)
+            runs = num_seeds * sum(static_key(s) == key for s in settings)
             bound = resolve_max_parallel(group_config, runs, max_parallel)
             groups[key] = SweepGroup(group_config, [], static, bound)
         group = groups[key]

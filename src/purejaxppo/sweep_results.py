@@ -71,6 +71,9 @@ class SweepResult:
     compile_seconds: float
     run_seconds: float
     env_steps_per_second: float  # over all runs
+    # the batch shapes: devices, platform, jax, runs_per_call and chunk_updates per program
+    layout: dict[str, Any] | None = None
+    runner_states: list[Any] | None = None  # [settings] final states [seeds, ...] (keep_states)
 
     @property
     def swept_fields(self) -> list[str]:

@@ -16,7 +16,10 @@ EVAL_FILE = "eval.json"
 def add_parser(subparsers) -> None:
     """Registers `eval` and its options."""
     p = subparsers.add_parser("eval", help="evaluate a trained run's policies")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `train`")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `train`, or a "
+                   "sweep folder with --run")  # fmt: skip
+    p.add_argument("--run", type=int, default=None, metavar="K", help="setting K of a sweep "
+                   "folder written with --save-params")  # fmt: skip
     p.add_argument("--episodes", type=int, default=100, help="episodes per seed (100)")
     p.add_argument(
         "--deterministic", action="store_true", help="greedy actions instead of sampling"
@@ -38,8 +41,10 @@ def evaluate_run(
     seed: int = 0,
     step: int | None = None,
     max_steps: int | None = None,
+    run: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluates every seed of a run in one jitted, vmapped program.
+    """Evaluates every seed of a run (for a sweep folder, of its setting `run`) in one jitted,
+    vmapped program.
 
     Returns:
         A JSON-ready dict: `returns` `[seeds][episodes]`, per-seed `mean`/`std`, overall `mean`
@@ -54,7 +59,7 @@ def evaluate_run(
 
     if max_steps is not None and max_steps < 1:
         raise ConfigError(f"--max-steps must be a positive integer, got {max_steps}")
-    config, checkpoint = restore_run(run_dir, step)
+    config, checkpoint = restore_run(run_dir, step, run)
     evaluate = make_evaluate(config, episodes, deterministic, max_steps)
     num_seeds = int(checkpoint.meta["num_seeds"])
     state = checkpoint.state
@@ -81,10 +86,12 @@ def evaluate_run(
 
 def run(args: argparse.Namespace) -> int:
     """Evaluates, prints a per-seed table and writes `eval.json` into the run folder."""
+    from purejaxppo.export import member_dir
     from purejaxppo.io.files import write_json
 
+    run_dir = member_dir(args.run_dir, args.run)
     report = evaluate_run(
-        args.run_dir, args.episodes, args.deterministic, args.seed, args.checkpoint, args.max_steps
+        run_dir, args.episodes, args.deterministic, args.seed, args.checkpoint, args.max_steps
     )
     mode = "greedy" if args.deterministic else "sampled"
     print(
@@ -106,6 +113,6 @@ def run(args: argparse.Namespace) -> int:
             "their returns are partial (raise --max-steps)",
             file=sys.stderr,
         )
-    path = write_json(Path(args.run_dir) / EVAL_FILE, report)
+    path = write_json(run_dir / EVAL_FILE, report)
     print(f"wrote {path}")
     return 0

@@ -23,25 +23,41 @@ def _append_synced(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
+def with_setting(text: str, setting: int, header: bool) -> str:
+    """`metrics_csv_text` output with a leading `setting` column: the header line (the first
+    line, when `header`) gets `setting,` and every row the index: a sweep's `metrics.csv`."""
+    lines = text.splitlines(keepends=True)
+    first = ["setting," + lines[0]] if header and lines else []
+    return "".join(first + [f"{int(setting)},{line}" for line in lines[len(first) :]])
+
+
 class CsvWriter:
     """Appends each chunk's rows to `metrics.csv` in one write, flushed and fsynced, so an
-    interrupted run keeps every finished update; the header is written once."""
+    interrupted run keeps every finished update; the header is written once, by the first
+    writer to find the file empty.
 
-    def __init__(self, path: str | Path):
+    With `setting`, every row starts with that setting index (a sweep's `metrics.csv`, where
+    one writer per setting appends to the same file): columns `setting, seed, update, ...`.
+    """
+
+    def __init__(self, path: str | Path, setting: int | None = None):
         self.path = Path(path)
+        self.setting = setting
         self._seeds: np.ndarray | None = None
         self._next_update = 1
 
     def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None:
-        """Remembers the seeds and the first update number; a non-empty file keeps its header."""
+        """Remembers the seeds and the first update number."""
         self._seeds = seeds
         self._next_update = start_update + 1
-        self._header = not (self.path.exists() and self.path.stat().st_size > 0)
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
-        """Appends one row per (seed, update) of the chunk (`metrics`: name -> `[seeds, k]`)."""
-        text = metrics_csv_text(metrics, self._seeds, self._next_update, header=self._header)
-        self._header = False
+        """Appends one row per (seed, update) of the chunk (`metrics`: name -> `[seeds, k]`);
+        a header first if the file is missing or empty."""
+        header = not (self.path.exists() and self.path.stat().st_size > 0)
+        text = metrics_csv_text(metrics, self._seeds, self._next_update, header=header)
+        if self.setting is not None:
+            text = with_setting(text, self.setting, header)
         self._next_update += metrics["env_steps"].shape[1]
         _append_synced(self.path, text)
 
@@ -50,21 +66,27 @@ class CsvWriter:
 
 
 def metrics_jsonl_text(
-    metrics: dict[str, np.ndarray], seeds: np.ndarray, first_update: int = 1
+    metrics: dict[str, np.ndarray],
+    seeds: np.ndarray,
+    first_update: int = 1,
+    setting: int | None = None,
 ) -> str:
-    """One JSON object per (seed, update), keys in `metric_columns` order, NaN written as null.
+    """One JSON object per (seed, update), keys in `metric_columns` order (after `setting`, when
+    given), NaN written as null.
 
     Args:
         metrics: name -> `[seeds, k]` arrays (must include `env_steps`).
         seeds: `[seeds]` seed of each row block.
         first_update: the 1-based update number of column 0.
+        setting: a sweep's setting index, written first in every object.
     """
     names = metric_columns(metrics)[3:]
     num_seeds, k = metrics["env_steps"].shape
     lines = []
     for s in range(num_seeds):
         for u in range(k):
-            row: dict[str, Any] = {
+            row: dict[str, Any] = {} if setting is None else {"setting": int(setting)}
+            row |= {
                 "seed": int(seeds[s]),
                 "update": first_update + u,
                 "env_steps": int(metrics["env_steps"][s, u]),
@@ -84,6 +106,6 @@ class JsonlWriter(CsvWriter):
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
         """Appends one JSON line per (seed, update) of the chunk."""
-        text = metrics_jsonl_text(metrics, self._seeds, self._next_update)
+        text = metrics_jsonl_text(metrics, self._seeds, self._next_update, self.setting)
         self._next_update += metrics["env_steps"].shape[1]
         _append_synced(self.path, text)
