@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from purejaxppo.compile_cache import memoize_compiled
@@ -80,10 +81,16 @@ def _chunk_fns(config: PPOConfig, per_run_hparams: bool, devices: tuple = ()):
     init = jax.jit(jax.vmap(train.init, in_axes=(0, hp_axis)), **sharded)
 
     def run_chunk(length: int):
-        def one_run(s, hp):
-            return jax.lax.scan(lambda c, _: train.update_step(c, hp), s, None, length=length)
+        def one_run(s, hp, updates):
+            return jax.lax.scan(lambda c, i: train.update_step(c, hp, i), s, updates)
 
-        return jax.jit(jax.vmap(one_run, in_axes=(0, hp_axis)), **sharded)
+        def chunk(state, hp):
+            # Every run of a batch is at the same update; an unbatched index lets the in-training
+            # evaluation's lax.cond skip its work (a batched one becomes a select of both).
+            updates = state.update[0] + jnp.arange(length)
+            return jax.vmap(one_run, in_axes=(0, hp_axis, None))(state, hp, updates)
+
+        return jax.jit(chunk, **sharded)
 
     return init, run_chunk
 
