@@ -6,6 +6,7 @@ _apply_cpu_scheduler_fix()  # must run before JAX starts its CPU backend
 
 from purejaxppo.compile_cache import enable_compile_cache  # noqa: E402
 from purejaxppo.config import ConfigError, Hyperparams, PPOConfig  # noqa: E402
+from purejaxppo.envs import register_env  # noqa: E402
 from purejaxppo.export import load_policy, load_run  # noqa: E402
 from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
 from purejaxppo.parallel import TrainResult, train_seeds  # noqa: E402
@@ -32,6 +33,7 @@ __all__ = [
     "load_policy",
     "load_run",
     "make_train",
+    "register_env",
     "sweep",
     "train_seeds",
 ]

@@ -149,6 +149,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
     ) -> tuple[RunnerState, Metrics]:
         hparams = _as_float32(hparams)
         eval_key = jax.random.fold_in(state.rng, EVAL_STREAM)  # leaves training's keys alone
+        index = state.update if update is None else update  # 0-based, before this update
         # COLLECT
         state, traj = collect_rollout(
             state,
@@ -208,9 +209,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             eval_length=jnp.float32(jnp.nan),
         )
         state = state.replace(params=params, opt_state=opt_state, rng=rng, update=state.update + 1)
-        eval_return, eval_length = evaluate(
-            state, state.update if update is None else update, eval_key
-        )
+        eval_return, eval_length = evaluate(state, index, eval_key)
         return state, metrics.replace(eval_return=eval_return, eval_length=eval_length)
 
     def train(rng: jax.Array, hparams: Hyperparams) -> TrainOutput:

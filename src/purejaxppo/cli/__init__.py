@@ -42,6 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in subcommand_modules():
         module.add_parser(sub)
+    for command in sub.choices.values():  # every subcommand can see your environments/networks
+        command.add_argument(
+            "--import",
+            dest="imports",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="import MODULE first (repeatable; the current folder is searched), e.g. a "
+            "module that calls purejaxppo.register_env; recorded in the run's config",
+        )
     return parser
 
 
@@ -56,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     enable_compile_cache()  # a repeated command loads its programs instead of recompiling
     try:
+        from purejaxppo.imports import run_imports
+
+        run_imports(args.imports, "--import")
         return args.func(args)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

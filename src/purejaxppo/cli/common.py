@@ -94,3 +94,15 @@ def check_output_file(path: Path, flag: str) -> None:
     if path.is_dir():
         raise ConfigError(f"{flag} {path} is a folder; give a file name")
     check_writable_dir(path.parent, flag, given=path)
+
+
+def with_imports(config, imports):
+    """`config` with the `--import` modules added to its `imports` (kept in order, once each),
+    so the run folder's config.yaml rebuilds the same environment and network later."""
+    merged = tuple(dict.fromkeys([*config.imports, *imports]))
+    return config if merged == config.imports else config.replace(imports=merged)
+
+
+def seeds_word(n: int) -> str:
+    """`"1 seed"`, `"4 seeds"`."""
+    return f"{n} seed" if n == 1 else f"{n} seeds"

@@ -15,6 +15,8 @@ from purejaxppo.cli.common import (
     check_writable_dir,
     default_out,
     phase,
+    seeds_word,
+    with_imports,
 )
 
 ORDER = 0
@@ -59,8 +61,10 @@ def results_table(result) -> str:
     ]
     lines.append(
         f"{'mean':>6}  {fmt(s['final_return_mean']):>12}  "
-        f"(std {fmt(s['final_return_std'])}, {result.num_seeds} seeds)"
+        f"(std {fmt(s['final_return_std'])}, {seeds_word(result.num_seeds)})"
     )
+    if s["final_return_note"]:
+        lines.append(s["final_return_note"])
     lines.append(
         f"compile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s, "
         f"{result.env_steps_per_second:,.0f} env steps/s"
@@ -82,7 +86,7 @@ def _watchdog(stall_seconds: float | None):
 def _new_run(args: argparse.Namespace):
     from purejaxppo.loading import load_config
 
-    config = load_config(args.config or "cartpole", args.set)
+    config = with_imports(load_config(args.config or "cartpole", args.set), args.imports)
     out = Path(args.out) if args.out else default_out(args.config or "cartpole")
     seeds = 1 if args.seeds is None else args.seeds
     return config, out, (0 if args.seed is None else args.seed), seeds
@@ -194,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable_dir(out, "--out" if checkpoint is None else "--resume")
     what = f"resuming {out} at update {start}" if checkpoint else f"-> {out}"
     print(
-        f"training {config.env_id}: {num_seeds} seed(s) x {config.env_steps_per_run:,} env "
+        f"training {config.env_id}: {seeds_word(num_seeds)} x {config.env_steps_per_run:,} env "
         f"steps ({config.num_updates} updates, {chunk} per chunk) {what}",
         file=sys.stderr,
     )
@@ -240,7 +244,11 @@ def run(args: argparse.Namespace) -> int:
         whole = read_metrics_csv(out / METRICS_FILE)
         result.metrics = {k: v for k, v in whole.items() if k not in ("seed", "update")}
     write_json(out / SUMMARY_FILE, result.summary())
-    plot_learning_curves([(config.env_id, result.metrics)], out / CURVE_FILE)
+    plot_learning_curves(
+        [(config.env_id, result.metrics)],
+        out / CURVE_FILE,
+        reference_return=config.reference_return,
+    )
     print(results_table(result))
     print(f"run folder: {out}")
     return 128 + received[0] if received else 0  # 130 for SIGINT, 143 for SIGTERM
