@@ -199,13 +199,18 @@ class TrainResult:
             "final_return_source": "evaluation" if has_evaluations(self.metrics) else "training",
             "final_return_note": note,
             "final_returns": [_json_float(x) for x in finals],
-            "final_return_mean": _json_float(np.nanmean(finals) if finals.size else np.nan),
-            "final_return_std": _json_float(np.nanstd(finals) if finals.size else np.nan),
+            "final_return_mean": _json_float(_nan_stat(np.nanmean, finals)),
+            "final_return_std": _json_float(_nan_stat(np.nanstd, finals)),
             "reference_return": self.config.reference_return,
             "compile_seconds": round(self.compile_seconds, 3),
             "run_seconds": round(self.run_seconds, 3),
             "env_steps_per_second": round(self.env_steps_per_second, 1),
         }
+
+
+def _nan_stat(stat: Any, values: np.ndarray) -> float:
+    """`stat` over the finite values; NaN (without a warning) when there are none."""
+    return float(stat(values)) if np.isfinite(values).any() else math.nan
 
 
 def _json_float(x: float) -> float | None:
