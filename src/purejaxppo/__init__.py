@@ -10,6 +10,7 @@ from purejaxppo.envs import register_env  # noqa: E402
 from purejaxppo.export import load_policy, load_run  # noqa: E402
 from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
 from purejaxppo.parallel import TrainResult, train_seeds  # noqa: E402
+from purejaxppo.rerun import rerun  # noqa: E402
 from purejaxppo.sweep import LogUniform, SweepResult, Uniform, sweep  # noqa: E402
 from purejaxppo.train import make_train  # noqa: E402
 from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition  # noqa: E402
@@ -34,6 +35,7 @@ __all__ = [
     "load_run",
     "make_train",
     "register_env",
+    "rerun",
     "sweep",
     "train_seeds",
 ]
