@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from purejaxppo import train_seeds
-from purejaxppo.driver import chunk_lengths, default_chunk_updates, train_chunked
+from purejaxppo.driver import (
+    chunk_lengths,
+    default_chunk_updates,
+    train_chunked,
+    train_runs_chunked,
+)
 from purejaxppo.io.files import read_metrics_csv
 from purejaxppo.io.progress import ProgressBar
 from purejaxppo.io.writers import CsvWriter
@@ -30,6 +35,15 @@ def test_chunked_equals_single_call_bit_for_bit(tiny_config, chunk):
     chunked = train_chunked(tiny_config, num_seeds=2, seed=1, chunk_updates=chunk)
     assert chunked.completed
     _assert_same_bits(single, chunked)
+
+
+def test_explicit_seeds_are_the_keys_of_those_seeds(tiny_config):
+    # run i gets PRNGKey(seeds[i]): seeds 1, 2 in any order are seed=1's runs, reordered
+    ordered = train_chunked(tiny_config, num_seeds=2, seed=1, chunk_updates=2)
+    swapped = train_runs_chunked(tiny_config, [2, 1], chunk_updates=2)
+    np.testing.assert_array_equal(swapped.seeds, [2, 1])
+    for name, values in ordered.metrics.items():
+        np.testing.assert_array_equal(swapped.metrics[name], values[::-1], err_msg=name)
 
 
 def test_resume_from_a_state_equals_uninterrupted(tiny_config):

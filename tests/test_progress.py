@@ -86,3 +86,23 @@ def test_resumed_run_starts_part_way(tiny_config):
     bar.on_chunk({n: v[:, 4:] for n, v in first.metrics.items()}, None)
     bar.on_end(None)
     assert bar.last["done"] == 6 and bar.chunks == 1
+
+
+def test_one_bar_over_several_calls_counts_to_their_total(tiny_config):
+    """A sweep's bar: opened by the first call, counting every call's updates, with a
+    percentage, closed by `close()` only."""
+    stream = io.StringIO()
+    n = tiny_config.num_updates
+    bar = ProgressBar(file=stream, total=2 * n)
+    metrics = {"env_steps": np.zeros((3, 2)), "episode_return": np.ones((3, 2))}
+    for call in range(2):
+        bar.on_start(tiny_config, np.arange(3), 0)
+        bar.describe(f"training (call {call + 1}/2)")
+        for _ in range(n // 2):
+            bar.on_chunk(metrics, None)
+        bar.on_end(None)
+        assert bar.last["done"] == (call + 1) * n and bar.last["total"] == 2 * n
+    bar.close()
+    text = stream.getvalue()
+    assert "100%" in text and f"{2 * n}/{2 * n}" in text and "call 2/2" in text
+    assert text.count("\n") == 1  # one bar, closed once

@@ -44,9 +44,9 @@ def sweeps(tiny_config):
             traces.append("init")
             return init(rng, hparams)
 
-        def traced_update(state, hparams):
+        def traced_update(state, hparams, *rest):
             traces.append("update")
-            return update_step(state, hparams)
+            return update_step(state, hparams, *rest)
 
         train.init, train.update_step = traced_init, traced_update
         return train

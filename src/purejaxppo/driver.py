@@ -131,7 +131,8 @@ def compile_chunked(
     return init_compiled, chunks, time.perf_counter() - start
 
 
-def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
+def notify(callbacks: Sequence[Any], method: str, *args: Any) -> None:
+    """Calls `method(*args)` on every callback that has it (every callback method is optional)."""
     for callback in callbacks:
         handler = getattr(callback, method, None)
         if handler is not None:
@@ -149,14 +150,11 @@ def train_chunked(
     stop: threading.Event | None = None,
     watchdog: Watchdog | None = None,
 ) -> TrainResult:
-    """Trains like `train_seeds`, but in jitted chunks of `chunk_updates` updates: the runs of
-    `train_runs_chunked` with seeds `seed .. seed + num_seeds - 1`.
-
-    With the same seed, the numbers equal those of one `train_seeds` call (bit for bit on CPU).
+    """`train_runs_chunked` with seeds `seed .. seed + num_seeds - 1`: like `train_seeds`, with
+    the same numbers (bit for bit on CPU), but in jitted chunks of `chunk_updates` updates.
 
     Returns:
-        `TrainResult` whose metrics cover the updates run in this call (`[seeds, k_total]`);
-        `result.completed` is False if `stop` ended it early.
+        `TrainResult` with metrics `[seeds, k_total]` of the updates run in this call.
     """
     seeds = np.arange(seed, seed + num_seeds)
     return train_runs_chunked(
@@ -177,10 +175,8 @@ def train_runs_chunked(
     label: str = "",
 ) -> TrainResult:
     """Trains one run per entry of `seeds` (run i from `PRNGKey(seeds[i])`) in jitted chunks of
-    `chunk_updates` updates (default `default_chunk_updates`).
-
-    The numbers equal those of one `jit(vmap(train))` call over the same batch of keys and
-    hyperparameters (bit for bit on CPU, tested).
+    `chunk_updates` updates (default `default_chunk_updates`), with the numbers of one
+    `jit(vmap(train))` call over the same batch (bit for bit on CPU, tested).
 
     Args:
         seeds: `[runs]` integer seeds.
@@ -190,8 +186,7 @@ def train_runs_chunked(
         stop: when set (e.g. by a signal handler), the run ends after the current chunk.
         callbacks: objects with any of `on_start`, `on_chunk`, `on_end` (see `Callback`).
         watchdog: judges a chunk that does not return (default `Watchdog()`; see there).
-        devices: two or more devices shard the run axis over them (runs: a multiple of their
-            number); fewer run unsharded.
+        devices: two or more shard the run axis (runs: a multiple of their number) over them.
         label: prefixes the watchdog's description of a chunk (e.g. "call 2/3 of the sweep").
 
     Raises:
@@ -218,7 +213,7 @@ def train_runs_chunked(
     )
     keys, hp = place(run_keys(seeds), hp, devices, per_run)
     state = init(keys, hp) if initial_state is None else place_state(initial_state, devices)
-    _call(callbacks, "on_start", config, seeds, done)
+    notify(callbacks, "on_start", config, seeds, done)
 
     watchdog = Watchdog() if watchdog is None else watchdog
     chunks: list[dict[str, np.ndarray]] = []
@@ -237,7 +232,7 @@ def train_runs_chunked(
         updates_run += length
         chunks.append(metrics)
         with writing_files():
-            _call(callbacks, "on_chunk", metrics, state)
+            notify(callbacks, "on_chunk", metrics, state)
 
     names = chunks[0].keys() if chunks else ()
     steps = sum(c["env_steps"].shape[1] for c in chunks) * config.batch_size * num_runs
@@ -252,5 +247,5 @@ def train_runs_chunked(
         env_steps_per_second=steps / max(run_seconds, 1e-9),
         completed=done >= config.num_updates,
     )
-    _call(callbacks, "on_end", result)
+    notify(callbacks, "on_end", result)
     return result

@@ -15,6 +15,7 @@ from purejaxppo.driver import (
     chunk_lengths,
     compile_chunked,
     default_chunk_updates,
+    notify,
     train_runs_chunked,
 )
 from purejaxppo.run_axis import chunk_plan, pad_runs
@@ -27,21 +28,14 @@ class _Unpadded:
         self.callbacks, self.valid = callbacks, valid
 
     def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None:
-        _call(self.callbacks, "on_start", config, seeds[: self.valid], start_update)
+        notify(self.callbacks, "on_start", config, seeds[: self.valid], start_update)
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
         valid = {n: v[: self.valid] for n, v in metrics.items()}
-        _call(self.callbacks, "on_chunk", valid, runner_state)
+        notify(self.callbacks, "on_chunk", valid, runner_state)
 
     def on_end(self, result: Any) -> None:
-        _call(self.callbacks, "on_end", result)
-
-
-def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
-    for callback in callbacks:
-        handler = getattr(callback, method, None)
-        if handler is not None:
-            handler(*args)
+        notify(self.callbacks, "on_end", result)
 
 
 @dataclasses.dataclass
@@ -133,7 +127,7 @@ def train_runs(
     for c in range(num_chunks) if calls is None else calls:
         part = slice(c * size, (c + 1) * size)
         runs = slice(c * size, min(num_runs, (c + 1) * size))
-        _call(callbacks, "on_call_start", c, num_chunks, runs)
+        notify(callbacks, "on_call_start", c, num_chunks, runs)
         out = train_runs_chunked(
             config,
             seeds_in[part],
@@ -148,7 +142,7 @@ def train_runs(
         if keep_state:
             states.append(jax.tree.map(lambda x, n=valid: np.asarray(x)[:n], out.runner_state))
         run_seconds += out.run_seconds
-        _call(callbacks, "on_call_end", c, num_chunks, out.run_seconds)
+        notify(callbacks, "on_call_end", c, num_chunks, out.run_seconds)
     return RunsOutput(
         metrics={n: np.concatenate([p[n] for p in parts]) for n in parts[0]},
         runner_state=jax.tree.map(lambda *x: np.concatenate(x), *states) if states else None,

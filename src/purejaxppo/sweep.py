@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.driver import notify
 from purejaxppo.run_batches import compile_runs, train_runs
 from purejaxppo.sweep_layout import group_inputs, rerun_member, resolve_layout
 from purejaxppo.sweep_plan import SweepGroup, plan_groups
@@ -23,13 +24,6 @@ from purejaxppo.sweep_space import (
     Uniform,
     expand_space,
 )
-
-
-def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
-    for callback in callbacks:
-        handler = getattr(callback, method, None)
-        if handler is not None:
-            handler(*args)
 
 
 class _PerSetting:
@@ -52,15 +46,15 @@ class _PerSetting:
 
     def on_start(self, config: PPOConfig, seeds: np.ndarray, start_update: int) -> None:
         for setting, rows, callbacks in self.blocks:
-            _call(callbacks, "on_start", self.configs[setting], seeds[rows], start_update)
+            notify(callbacks, "on_start", self.configs[setting], seeds[rows], start_update)
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: Any) -> None:
         for _, rows, callbacks in self.blocks:
-            _call(callbacks, "on_chunk", {n: v[rows] for n, v in metrics.items()}, None)
+            notify(callbacks, "on_chunk", {n: v[rows] for n, v in metrics.items()}, None)
 
     def on_end(self, result: Any) -> None:
         for _, _, callbacks in self.blocks:
-            _call(callbacks, "on_end", result)
+            notify(callbacks, "on_end", result)
 
 
 def sweep(
@@ -112,18 +106,18 @@ def sweep(
     compile_seconds = 0.0
     for index, (group, (size, _, k)) in enumerate(zip(groups, shapes, strict=True)):
         runs = len(group.setting_ids) * num_seeds
-        _call(callbacks, "on_group_start", index, len(groups), group, runs, size)
-        _call(callbacks, "on_compile_start", size)
+        notify(callbacks, "on_group_start", index, len(groups), group, runs, size)
+        notify(callbacks, "on_compile_start", size)
         seconds = compile_runs(group.config, runs, size, devices, k)
-        _call(callbacks, "on_compile_end", seconds)
+        notify(callbacks, "on_compile_end", seconds)
         compile_seconds += seconds
     total = sum(c * g.config.num_updates for g, (_, c, _) in zip(groups, shapes, strict=True))
-    _call(callbacks, "on_train_start", total)
+    notify(callbacks, "on_train_start", total)
     metrics: list[dict[str, np.ndarray]] = [{} for _ in settings]
     states: list[Any] = [None for _ in settings]
     run_seconds, env_steps = 0.0, 0
     for index, (group, (size, _, k)) in enumerate(zip(groups, shapes, strict=True)):
-        _call(callbacks, "on_group_train", index, len(groups))
+        notify(callbacks, "on_group_train", index, len(groups))
         per_setting = (
             []
             if setting_callbacks is None
