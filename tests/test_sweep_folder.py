@@ -128,6 +128,9 @@ def test_eval_and_load_policy_read_a_sweep_member(folder, capsys):
     policy = load_policy(out, seed=FIRST_SEED + 2, deterministic=True, run=1)
     assert policy(np.zeros(4, np.float32)).shape == ()
     assert load_run(out, run=0).seeds == [FIRST_SEED, FIRST_SEED + 1, FIRST_SEED + 2]
+    gif = out.parent / "member.gif"
+    argv = ["render", str(out), "--run", "1", "--seed", str(FIRST_SEED + 1), "--max-steps", "5"]
+    assert main([*argv, "--out", str(gif)]) == 0 and gif.read_bytes()[:3] == b"GIF"
     capsys.readouterr()
     assert main(["eval", str(out)]) == 2  # a sweep folder needs --run
     err = capsys.readouterr().err.strip().splitlines()

@@ -64,7 +64,7 @@ def resolve_layout(
             )
         if want > len(devices):
             raise ConfigError(
-                f"the layout was run on {want} devices, but {len(devices)} are here; run on "
+                f"the layout was run on {want} devices, this process has {len(devices)}; run on "
                 f"{want} (CPU: XLA_FLAGS=--xla_force_host_platform_device_count={want}) or drop "
                 "the layout: key (same distribution, other bits)"
             )
