@@ -48,10 +48,13 @@ def check_drawable(env_id: str) -> None:
 
 def check_run_drawable(run_dir: str | Path) -> None:
     """`check_drawable` for the environment a run folder was trained on, reading only its
-    `config.yaml`, so a command can refuse before it writes anything."""
+    `config.yaml`, so a command can refuse before it writes anything. A folder without one is
+    left to the command's own checks (its `--out` path first, then the folder itself)."""
     from purejaxppo.export import run_config
+    from purejaxppo.io.files import CONFIG_FILE
 
-    check_drawable(run_config(run_dir).env_id)
+    if (Path(run_dir) / CONFIG_FILE).is_file():
+        check_drawable(run_config(run_dir).env_id)
 
 
 def play_episode(train: Any, policy: Any, seed: int = 0, max_steps: int | None = None):
