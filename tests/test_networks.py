@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import user_networks
 
+import user_networks
 from purejaxppo import ConfigError, PPOConfig, config_to_dict, load_config, make_train, train_seeds
 from purejaxppo.config import ACTIVATIONS
 from purejaxppo.loading import config_from_dict
@@ -178,3 +178,27 @@ def test_errors_mention_the_network_by_name():
     with pytest.raises(ConfigError) as info:
         make_train(TINY.replace(network=user_networks.WrongLogits()))
     assert re.match(r"network WrongLogits on observations", str(info.value))
+
+
+def test_load_policy_takes_the_network_object_a_run_was_trained_with(tmp_path):
+    """A run trained from Python with a network object: config.yaml names it python:<Name>;
+    load_policy(..., network=) rebuilds the policy, and the actions are those of the params."""
+    from purejaxppo.driver import train_chunked
+    from purejaxppo.export import load_policy
+    from purejaxppo.io.checkpoint import CheckpointStore
+    from purejaxppo.io.files import write_config_yaml
+
+    net = user_networks.SharedTrunk(action_size=2, width=8)
+    config = TINY.replace(network=net)
+    result = train_chunked(config, 1, 0)
+    write_config_yaml(tmp_path / "config.yaml", config_to_dict(config))
+    store = CheckpointStore(tmp_path / "checkpoints")
+    store.save(result.runner_state, {"seed": 0, "num_seeds": 1, "config": config_to_dict(config)})
+    store.close()
+    with pytest.raises(ConfigError, match="was given as a Python object"):
+        load_policy(tmp_path, deterministic=True)
+    policy = load_policy(tmp_path, deterministic=True, network=net)
+    obs = jnp.linspace(-1, 1, 12).reshape(3, 4)
+    params = jax.tree.map(lambda x: x[0], result.runner_state.params)
+    expected = jnp.argmax(net.apply(params, obs)[0], axis=-1)
+    np.testing.assert_array_equal(np.asarray(policy(obs)), np.asarray(expected))

@@ -65,18 +65,24 @@ def member_dir(path: str | Path, run: int | None = None) -> Path:
     return folder
 
 
-def run_config(run_dir: str | Path) -> PPOConfig:
-    """The config a run folder was trained with (its `config.yaml`)."""
+def run_config(run_dir: str | Path, network: Any = None) -> PPOConfig:
+    """The config a run folder was trained with (its `config.yaml`); `network`, if given,
+    replaces the recorded one (needed for a network given as a Python object, which
+    config.yaml can only name as `python:<Name>`)."""
     from purejaxppo.io.files import CONFIG_FILE
-    from purejaxppo.loading import load_config
+    from purejaxppo.loading import config_from_dict, read_yaml_mapping
 
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder: {CONFIG_FILE} is missing")
-    return load_config(path)
+    values = read_yaml_mapping(path)
+    if network is not None:
+        values.pop("network", None)
+    config = config_from_dict(values, source=str(path))
+    return config if network is None else config.replace(network=network)
 
 
-def load_run(run_dir: str | Path, run: int | None = None) -> Run:
+def load_run(run_dir: str | Path, run: int | None = None, network: Any = None) -> Run:
     """Reads a run folder's config and `metrics.csv` (empty metrics if no update finished yet);
     for a sweep folder, those of setting `run` (see `member_dir`).
 
@@ -87,13 +93,15 @@ def load_run(run_dir: str | Path, run: int | None = None) -> Run:
     from purejaxppo.io.files import METRICS_FILE, read_metrics_csv
 
     run_dir = member_dir(run_dir, run)
-    config = run_config(run_dir)
+    config = run_config(run_dir, network)
     path = Path(run_dir) / METRICS_FILE
     metrics = read_metrics_csv(path) if path.is_file() else {}
     return Run(path=Path(run_dir), config=config, metrics=metrics)
 
 
-def restore_run(run_dir: str | Path, step: int | None = None, run: int | None = None):
+def restore_run(
+    run_dir: str | Path, step: int | None = None, run: int | None = None, network: Any = None
+):
     """Restores a run's checkpoint: `step`, or the newest valid one (for a sweep folder, of
     setting `run`: see `member_dir`).
 
@@ -103,7 +111,7 @@ def restore_run(run_dir: str | Path, step: int | None = None, run: int | None = 
     from purejaxppo.io.checkpoint import CHECKPOINT_DIR, CheckpointStore
 
     run_dir = member_dir(run_dir, run)
-    config = run_config(run_dir)
+    config = run_config(run_dir, network)
     store = CheckpointStore(Path(run_dir) / CHECKPOINT_DIR, create=False)
     try:
         meta = store.read_meta(step)
@@ -128,6 +136,7 @@ def load_policy(
     deterministic: bool = False,
     step: int | None = None,
     run: int | None = None,
+    network: Any = None,
 ) -> PolicyFn:
     """A trained policy as a pure function, with observation normalization folded in.
 
@@ -137,13 +146,15 @@ def load_policy(
         deterministic: take the most likely action (the `key` argument is then ignored).
         step: a checkpoint's update number (default: the newest valid checkpoint).
         run: the setting of a sweep folder written with `--save-params`.
+        network: the network object the run was trained with, when it was given from Python
+            (config.yaml names it `python:<Name>`); an importable one is rebuilt by itself.
 
     Returns:
         `policy(obs, key=None) -> action` for raw observations `[*obs_shape]` or
         `[batch, *obs_shape]`; actions `[]`/`[batch]` (discrete) or `[..., A]` (continuous).
         jit/vmap-able. It also carries `.params`, `.obs_stats`, `.config` and `.step`.
     """
-    config, checkpoint = restore_run(run_dir, step, run)
+    config, checkpoint = restore_run(run_dir, step, run, network)
     index = seed_index(checkpoint.meta, seed)
     policy = _policy(config, checkpoint.state, index, deterministic)
     policy.step = checkpoint.step
