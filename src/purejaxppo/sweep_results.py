@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from purejaxppo.config import Hyperparams, PPOConfig
-from purejaxppo.results import FINAL_FRACTION, final_return
+from purejaxppo.results import run_final_returns
 from purejaxppo.stats import bootstrap_mean_interval
 
 BOOTSTRAP_RESAMPLES = 10_000  # resamples of the seeds behind each 95% interval
@@ -58,8 +58,9 @@ def rank_order(means: np.ndarray) -> np.ndarray:
 class SweepResult:
     """Every run of a sweep and the per-setting statistics of their final returns.
 
-    Final return: `purejaxppo.results.final_return`, the mean episode return over the last 10% of
-    updates. Settings are ranked by the mean of their seeds' final returns.
+    Final return: `purejaxppo.results.run_final_returns`, the mean episode return over the last
+    10% of updates, or the last evaluation's mean return when the sweep evaluated while training
+    (`eval_every`). Settings are ranked by the mean of their seeds' final returns.
     """
 
     config: PPOConfig  # the base config the space was applied to
@@ -84,7 +85,7 @@ class SweepResult:
     @property
     def final_returns(self) -> np.ndarray:
         """`[settings, seeds]` final return of every run (NaN where no episode ended late)."""
-        return np.stack([final_return(m["episode_return"]) for m in self.metrics])
+        return np.stack([run_final_returns(m)[0] for m in self.metrics])
 
     def statistics(self) -> dict[str, np.ndarray]:
         """Per setting (`[settings]` each): mean, std (ddof 0), iqm, ci_low, ci_high, n (finite
@@ -149,8 +150,8 @@ class SweepResult:
         head = f"{'rank':>4}  " + "".join(f"{f:>14}" for f in fields)
         head += f"  {'mean':>9} {'std':>8} {'IQM':>9}  {'95% CI':>19}"
         lines = [
-            f"final return = mean episode return over the last {FINAL_FRACTION:.0%} of "
-            f"updates; {len(self.seeds)} seeds per setting",
+            f"final return = {run_final_returns(self.metrics[0])[1]}; "
+            f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''} per setting",
             head,
         ]
         for i in self.ranking()[:top]:

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from purejaxppo.cli import train_logging
-from purejaxppo.cli.common import check_new_out_dir, check_writable_dir, default_out, phase
+from purejaxppo.cli.common import (
+    check_new_out_dir,
+    check_writable_dir,
+    default_out,
+    phase,
+    seeds_word,
+    with_imports,
+)
 from purejaxppo.cli.sweep_file import build_space, options, read_sweep_file
 
 ORDER = 1
@@ -129,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_dict({**name, **sets}, source=str(args.sweep))
     else:
         config = load_config(name, sets)
+    config = with_imports(config, args.imports)
     space, samples = build_space(args, file)
     opt = options(args, file)
     settings = expand_space(space, samples, opt["sweep_seed"])
@@ -138,8 +146,8 @@ def run(args: argparse.Namespace) -> int:
     check_new_out_dir(out)
     check_writable_dir(out, "--out")
     print(
-        f"sweep {config.env_id}: {len(settings)} settings x {opt['seeds']} seeds = "
-        f"{len(settings) * opt['seeds']} runs in {len(groups)} compiled program(s) "
+        f"sweep {config.env_id}: {len(settings)} setting(s) x {seeds_word(opt['seeds'])} = "
+        f"{len(settings) * opt['seeds']} run(s) in {len(groups)} compiled program(s) "
         f"(one per static config) -> {out}",
         file=sys.stderr,
     )
