@@ -25,8 +25,8 @@ class NeverReady:
         return False
 
 
-def _compile_with_stuck_chunks(config, num_runs, per_run, lengths):
-    init, chunks, seconds = _real_compile(config, num_runs, per_run, lengths)
+def _compile_with_stuck_chunks(config, num_runs, per_run, lengths, *rest):
+    init, chunks, seconds = _real_compile(config, num_runs, per_run, lengths, *rest)
     calls = {"n": 0}
 
     def wrap(real):

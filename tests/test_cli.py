@@ -118,7 +118,7 @@ def test_console_script_subprocess(tmp_path):
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert "close gymnax ids: CartPole-v1" in done.stderr
+    assert "close ids: CartPole-v1" in done.stderr
     assert not (tmp_path / "runs").exists()
 
 

@@ -84,11 +84,11 @@ def test_cli_fills_the_cache_and_a_cached_run_gives_the_same_bits(tmp_path):
     cache = tmp_path / "cache"
     first, _ = _train(tmp_path / "a", cache)
     entries = {p.name for p in cache.iterdir()}
-    assert any(name.startswith("jit_run_chunk-") for name in entries), entries
+    assert any(name.startswith("jit_chunk-") for name in entries), entries
     second, log = _train(tmp_path / "b", cache)
     # The second run loaded the training program from disk and learned exactly the same. (It may
     # add entries: a small program that compiled under the size threshold the first time can take
     # longer than it on a loaded machine the second time.)
-    assert "Persistent compilation cache hit for 'jit_run_chunk'" in log, log[-2000:]
+    assert "Persistent compilation cache hit for 'jit_chunk'" in log, log[-2000:]
     assert entries <= {p.name for p in cache.iterdir()}
     assert first == second
