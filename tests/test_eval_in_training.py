@@ -102,3 +102,16 @@ def test_eval_options_are_checked():
         PPOConfig(eval_every=-1)
     with pytest.raises(ConfigError, match="eval_episodes must be a positive integer"):
         PPOConfig(eval_episodes=0)
+
+
+def test_every_sweep_member_is_evaluated_and_ranked_by_it():
+    from purejaxppo import sweep
+
+    config = EVAL.replace(total_timesteps=4 * 128, eval_every=2)
+    result = sweep(config, {"lr": [1e-4, 1e-3]}, num_seeds=2)
+    for metrics in result.metrics:
+        evaluated = np.isfinite(metrics["eval_return"])
+        np.testing.assert_array_equal(evaluated, np.tile([False, True, False, True], (2, 1)))
+    expected = np.stack([m["eval_return"][:, -1] for m in result.metrics])
+    np.testing.assert_array_equal(result.final_returns, expected)
+    assert "last evaluation" in result.table()
