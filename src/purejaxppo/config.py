@@ -1,83 +1,36 @@
-"""The static run configuration (`PPOConfig`) and the traced hyperparameters (`Hyperparams`)."""
+"""The static run configuration (`PPOConfig`); the traced hyperparameters live in `hparams`
+and are re-exported here, as is `ConfigError`."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from flax import struct
+from purejaxppo.errors import ConfigError, ConfigTypeError
+from purejaxppo.hparams import (
+    HPARAM_FIELDS,
+    HPARAM_RANGES,
+    Hyperparams,
+    check_hparam_value,
+    hparams_as_float32,
+    validate_hparams,
+)
 
-
-class ConfigError(ValueError):
-    """A configuration or input problem, described in one line that names the fix."""
-
-
-class ConfigTypeError(ConfigError, TypeError):
-    """A configuration value of the wrong type."""
-
-
-@struct.dataclass
-class Hyperparams:
-    """Numeric settings that never change shapes; pytree leaves, so `vmap` can sweep them.
-
-    Every field is a float32 scalar inside `train` (a `[runs]` vector when stacked for a sweep).
-    """
-
-    lr: float = 2.5e-4  # Adam learning rate (the peak, when annealed)
-    gamma: float = 0.99  # discount factor
-    gae_lambda: float = 0.95  # GAE lambda: 0 is one-step TD, 1 is Monte Carlo
-    clip_eps: float = 0.2  # PPO ratio clip range, also used for the value clip
-    vf_coef: float = 0.5  # weight of the value loss in the total loss
-    ent_coef: float = 0.01  # weight of the entropy bonus
-    max_grad_norm: float = 0.5  # global gradient-norm clip before Adam
-    target_kl: float = 0.0  # skip the rest of an update once approx KL exceeds this; 0 = off
-    adam_eps: float = 1e-5  # Adam epsilon
-
-
-HPARAM_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparams))
-
-# (lower, upper, lower inclusive) for each hyperparameter; upper is inclusive.
-HPARAM_RANGES: dict[str, tuple[float, float, bool]] = {
-    "lr": (0.0, math.inf, False),
-    "gamma": (0.0, 1.0, True),
-    "gae_lambda": (0.0, 1.0, True),
-    "clip_eps": (0.0, math.inf, False),
-    "vf_coef": (0.0, math.inf, True),
-    "ent_coef": (0.0, math.inf, True),
-    "max_grad_norm": (0.0, math.inf, False),
-    "target_kl": (0.0, math.inf, True),
-    "adam_eps": (0.0, math.inf, False),
-}
-
-
-def check_hparam_value(name: str, value: Any) -> None:
-    """Raises `ConfigError` unless every element of `value` is finite and in the field's range."""
-    lower, upper, lower_inclusive = HPARAM_RANGES[name]
-    array = np.asarray(value, dtype=np.float64)
-    below = array < lower if lower_inclusive else array <= lower
-    if np.any(~np.isfinite(array)) or np.any(below) or np.any(array > upper):
-        bracket = "[" if lower_inclusive else "("
-        raise ConfigError(
-            f"{name}={value!r} is out of range: it must lie in {bracket}{lower:g}, {upper:g}]"
-        )
-
-
-def validate_hparams(hparams: Hyperparams) -> Hyperparams:
-    """Checks every field's range (scalars or stacked vectors) and returns `hparams` unchanged."""
-    for name in HPARAM_FIELDS:
-        check_hparam_value(name, getattr(hparams, name))
-    return hparams
-
-
-def hparams_as_float32(hparams: Hyperparams) -> Hyperparams:
-    """Returns `hparams` with every leaf a float32 NumPy array (scalar, or `[runs]` if stacked).
-
-    Giving `jit` the same dtypes every call is what lets new values reuse one compiled program.
-    """
-    return Hyperparams(**{n: np.asarray(getattr(hparams, n), np.float32) for n in HPARAM_FIELDS})
+__all__ = [
+    "ACTIVATIONS",
+    "ENV_FIELDS",
+    "HPARAM_FIELDS",
+    "HPARAM_RANGES",
+    "ConfigError",
+    "ConfigTypeError",
+    "Hyperparams",
+    "PPOConfig",
+    "check_hparam_value",
+    "frozen_items",
+    "hparams_as_float32",
+    "validate_hparams",
+]
 
 
 # Hidden activations by name; purejaxppo.networks.ACTIVATIONS maps each to its function.
@@ -135,16 +88,11 @@ class PPOConfig:
         self._validate()
 
     def _validate(self) -> None:
-        for name in (
-            "num_envs",
-            "num_steps",
-            "total_timesteps",
-            "update_epochs",
-            "num_minibatches",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs"):
+            _check_count(name, getattr(self, name), 1, "a positive integer")
+        _check_count("num_minibatches", self.num_minibatches, 1, "a positive integer")
+        _check_count("eval_every", self.eval_every, 0, "0 (off) or a positive number of updates")
+        _check_count("eval_episodes", self.eval_episodes, 1, "a positive integer")
         if not self.hidden_sizes or any(
             isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in self.hidden_sizes
         ):
@@ -156,42 +104,9 @@ class PPOConfig:
             raise ConfigError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
             )
-        if (
-            isinstance(self.eval_every, bool)
-            or not isinstance(self.eval_every, int)
-            or (self.eval_every < 0)
-        ):
-            raise ConfigError(
-                f"eval_every must be 0 (off) or a positive number of updates, got {self.eval_every!r}"
-            )
-        if (
-            isinstance(self.eval_episodes, bool)
-            or not isinstance(self.eval_episodes, int)
-            or self.eval_episodes < 1
-        ):
-            raise ConfigError(
-                f"eval_episodes must be a positive integer, got {self.eval_episodes!r}"
-            )
         if any(not isinstance(m, str) or not m for m in self.imports):
             raise ConfigError(f"imports must be a list of module names, got {list(self.imports)!r}")
-        if self.network is not None and not (
-            isinstance(self.network, str) or callable(self.network)
-        ):
-            raise ConfigError(
-                f"network must be 'package.module:attribute', a flax Module or a factory, got "
-                f"{type(self.network).__name__}"
-            )
-        try:
-            hash(self.network)
-        except TypeError:
-            raise ConfigError(
-                "network must be hashable (a Module, class, function or string)"
-            ) from None
-        if self.network is not None and self.log_std_init is not None:
-            raise ConfigError(
-                "log_std_init applies to the built-in network only; your network sets its own "
-                "log_std: remove log_std_init"
-            )
+        self._validate_network()
         for name in ("obs_clip", "reward_clip"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
@@ -208,6 +123,26 @@ class PPOConfig:
                 f"{self.batch_size}"
             )
         validate_hparams(self.hparams)
+
+    def _validate_network(self) -> None:
+        if self.network is None:
+            return
+        try:
+            hash(self.network)
+        except TypeError:
+            raise ConfigError(
+                "network must be hashable: a Module, class, function or string"
+            ) from None
+        if not (isinstance(self.network, str) or callable(self.network)):
+            raise ConfigError(
+                f"network must be 'package.module:attribute', a flax Module or a factory, got "
+                f"{type(self.network).__name__}"
+            )
+        if self.log_std_init is not None:
+            raise ConfigError(
+                "log_std_init applies to the built-in network only; your network sets its own "
+                "log_std: remove log_std_init"
+            )
 
     @property
     def batch_size(self) -> int:
@@ -277,6 +212,11 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, Mapping):
         return frozen_items(value)
     return value
+
+
+def _check_count(name: str, value: Any, minimum: int, kind: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
 
 
 def _divisors(n: int) -> str:

@@ -106,3 +106,15 @@ def with_imports(config, imports):
 def seeds_word(n: int) -> str:
     """`"1 seed"`, `"4 seeds"`."""
     return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def watchdog_for(stall_seconds: float | None):
+    """The `Watchdog` for `--stall-seconds` (both of its limits), or the default one."""
+    from purejaxppo.config import ConfigError
+    from purejaxppo.watchdog import Watchdog
+
+    if stall_seconds is None:
+        return Watchdog()
+    if not stall_seconds > 0:
+        raise ConfigError(f"--stall-seconds must be a positive number, got {stall_seconds}")
+    return Watchdog(floor_seconds=stall_seconds, idle_seconds=stall_seconds)

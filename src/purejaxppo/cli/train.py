@@ -16,6 +16,7 @@ from purejaxppo.cli.common import (
     default_out,
     phase,
     seeds_word,
+    watchdog_for,
     with_imports,
 )
 
@@ -70,17 +71,6 @@ def results_table(result) -> str:
         f"{result.env_steps_per_second:,.0f} env steps/s"
     )
     return "\n".join(lines)
-
-
-def _watchdog(stall_seconds: float | None):
-    from purejaxppo.config import ConfigError
-    from purejaxppo.watchdog import Watchdog
-
-    if stall_seconds is None:
-        return Watchdog()
-    if not stall_seconds > 0:
-        raise ConfigError(f"--stall-seconds must be a positive number, got {stall_seconds}")
-    return Watchdog(floor_seconds=stall_seconds, idle_seconds=stall_seconds)
 
 
 def _new_run(args: argparse.Namespace):
@@ -230,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             callbacks=callbacks,
             initial_state=None if checkpoint is None else checkpoint.state,
             stop=stop,
-            watchdog=_watchdog(args.stall_seconds),
+            watchdog=watchdog_for(args.stall_seconds),
         )
         with writing_files():
             saved = store.save(result.runner_state, meta)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +36,7 @@ import jax.numpy as jnp
 
 from purejaxppo.config import ConfigError
 from purejaxppo.networks.distributions import as_distribution
+from purejaxppo.networks.initializers import warn_if_plain_qr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,30 +228,4 @@ def check_network(network: PolicyNetwork, name: str) -> None:
                 f"{where} returned a policy output ({got}); for {n} continuous action dimensions "
                 f"it must be (mean [{batch}, {n}], log_std [{batch}, {n}] or [{n}])"
             )
-    _warn_if_batched_qr(network, obs)
-
-
-def _warn_if_batched_qr(network: PolicyNetwork, obs: Any) -> None:
-    keys = jax.ShapeDtypeStruct((2, 2), jnp.uint32)
-    jaxpr = jax.make_jaxpr(jax.vmap(network.init, in_axes=(0, None)))(keys, obs)
-    if _has_qr(jaxpr.jaxpr):
-        warnings.warn(
-            "this network's initializer runs a QR decomposition (e.g. nn.initializers."
-            "orthogonal); vmapped over many seeds on CPU it can deadlock: use "
-            "purejaxppo.networks.orthogonal, which gives the same values",
-            stacklevel=4,
-        )
-
-
-def _has_qr(jaxpr: Any) -> bool:
-    for eqn in jaxpr.eqns:
-        name = eqn.primitive.name
-        if name in ("geqrf", "qr", "householder_product"):
-            return True
-        if name.startswith("custom_vmap"):  # purejaxppo.networks.orthogonal: safe by design
-            continue
-        for param in eqn.params.values():
-            inner = getattr(param, "jaxpr", param)
-            if hasattr(inner, "eqns") and _has_qr(inner):
-                return True
-    return False
+    warn_if_plain_qr(network.init, obs)

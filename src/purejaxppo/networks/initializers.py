@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -40,3 +41,31 @@ def orthogonal(gain: float = 1.0):
         return (jnp.asarray(gain, dtype) * draw(key)).reshape(shape)
 
     return init
+
+
+def warn_if_plain_qr(init: Callable[..., Any], obs: Any) -> None:
+    """Warns if `init(key, obs)` (a network's initializer), vmapped over keys, runs a QR
+    decomposition that is not `orthogonal`'s: the batched QR that can deadlock on CPU."""
+    keys = jax.ShapeDtypeStruct((2, 2), jnp.uint32)
+    jaxpr = jax.make_jaxpr(jax.vmap(init, in_axes=(0, None)))(keys, obs)
+    if _has_plain_qr(jaxpr.jaxpr):
+        warnings.warn(
+            "this network's initializer runs a QR decomposition (e.g. nn.initializers."
+            "orthogonal); vmapped over many seeds on CPU it can deadlock: use "
+            "purejaxppo.networks.orthogonal, which gives the same values",
+            stacklevel=5,
+        )
+
+
+def _has_plain_qr(jaxpr: Any) -> bool:
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in ("geqrf", "qr", "householder_product"):
+            return True
+        if name.startswith("custom_vmap"):  # `orthogonal` above: safe by design
+            continue
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns") and _has_plain_qr(inner):
+                return True
+    return False
