@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 OPT_OUT_VARIABLE = "PUREJAXPPO_KEEP_XLA_FLAGS"
@@ -33,10 +32,15 @@ def _backends_started() -> bool:
     return bool(getattr(xla_bridge, "_backends", None))
 
 
-def _what_started_them() -> str:
-    if "gymnax" in sys.modules:
-        return "importing gymnax runs a JAX computation, so "
-    return ""
+def compiler_options() -> dict[str, bool]:
+    """XLA options for `Lowered.compile`: on the CPU backend, the scheduler option of
+    `SCHEDULER_FLAG` (so it holds even when XLA_FLAGS was read before purejaxppo's import);
+    none on other backends or with PUREJAXPPO_KEEP_XLA_FLAGS set."""
+    import jax
+
+    if os.environ.get(OPT_OUT_VARIABLE, "") not in ("", "0") or jax.default_backend() != "cpu":
+        return {}
+    return {"xla_cpu_enable_concurrency_optimized_scheduler": False}
 
 
 def apply_cpu_scheduler_fix() -> bool:
@@ -55,14 +59,9 @@ def apply_cpu_scheduler_fix() -> bool:
     if os.environ.get(OPT_OUT_VARIABLE, "") not in ("", "0"):
         return False
     if _backends_started():
-        warnings.warn(
-            f"purejaxppo was imported after JAX had started its backends ({_what_started_them()}"
-            f"the XLA flag {SCHEDULER_FLAG} could not be applied); large vmapped runs on CPU may "
-            "hang. Import purejaxppo first (before gymnax, your environment modules and any JAX "
-            f"computation), or start Python with XLA_FLAGS={SCHEDULER_FLAG}.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        # Too late for XLA_FLAGS (e.g. gymnax was imported first, as an environment module
+        # must): not worth a warning, because `compiler_options()` gives the same option to
+        # every program purejaxppo compiles, whatever the import order.
         return False
     os.environ["XLA_FLAGS"] = f"{current} {SCHEDULER_FLAG}".strip()
     return True

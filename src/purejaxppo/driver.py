@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from purejaxppo._xla import compiler_options
 from purejaxppo.compile_cache import memoize_compiled
 from purejaxppo.config import (
     ConfigError,
@@ -125,9 +126,9 @@ def compile_chunked(
     init, run_chunk = _chunk_fns(config, per_run_hparams, devices)
     keys, hp = abstract_inputs(num_runs, per_run_hparams)
     start = time.perf_counter()
-    init_compiled = init.lower(keys, hp).compile()
+    init_compiled = init.lower(keys, hp).compile(compiler_options())
     state = jax.eval_shape(init, keys, hp)
-    chunks = {n: run_chunk(n).lower(state, hp).compile() for n in lengths}
+    chunks = {n: run_chunk(n).lower(state, hp).compile(compiler_options()) for n in lengths}
     return init_compiled, chunks, time.perf_counter() - start
 
 

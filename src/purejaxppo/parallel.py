@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from purejaxppo._xla import compiler_options
 from purejaxppo.compile_cache import memoize_compiled
 from purejaxppo.config import (
     ConfigError,
@@ -52,7 +53,8 @@ def _compiled(
 ) -> tuple[Any, float]:
     keys, hp = abstract_inputs(num_runs, per_run_hparams)
     start = time.perf_counter()
-    compiled = _program(config, per_run_hparams, with_state, devices).lower(keys, hp).compile()
+    program = _program(config, per_run_hparams, with_state, devices)
+    compiled = program.lower(keys, hp).compile(compiler_options())
     return compiled, time.perf_counter() - start
 
 
