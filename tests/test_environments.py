@@ -138,3 +138,11 @@ def test_imports_in_a_config_file_run_before_the_environment_is_made(tmp_path):
     done = _cli(["train", "--config", str(config), "--quiet", "--out", str(tmp_path / "r")], TESTS)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "UserCorridor-v0" in done.stdout
+
+
+def test_a_sweep_over_environments_drops_the_reference_return():
+    from purejaxppo.sweep import plan_groups
+
+    base = load_config("cartpole")
+    configs, _ = plan_groups(base, [{"env_id": "Acrobot-v1"}, {"lr": 1e-3}], 1, None)
+    assert configs[0].reference_return is None and configs[1].reference_return == 490

@@ -202,3 +202,17 @@ def test_load_policy_takes_the_network_object_a_run_was_trained_with(tmp_path):
     params = jax.tree.map(lambda x: x[0], result.runner_state.params)
     expected = jnp.argmax(net.apply(params, obs)[0], axis=-1)
     np.testing.assert_array_equal(np.asarray(policy(obs)), np.asarray(expected))
+
+
+def test_train_seeds_sweep_and_the_driver_take_network_too():
+    from purejaxppo import sweep
+    from purejaxppo.driver import train_chunked
+
+    net = user_networks.SharedTrunk(action_size=2, width=8)
+    a = train_seeds(TINY, 2, network=net)
+    b = train_chunked(TINY, 2, network=net)
+    c = sweep(TINY, {"lr": [2.5e-4]}, num_seeds=2, network=net)
+    assert a.config.network is net and c.configs[0].network is net
+    for name in ("policy_loss", "value_loss"):
+        np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+        np.testing.assert_allclose(c.metrics[0][name], a.metrics[name], rtol=1e-4, atol=1e-6)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from device_env import forced_devices_env
 from purejaxppo.sweep import sweep
 
 LRS = [1e-3, 2.5e-4, 1e-4]  # as in tests/test_sweep.py, so this process reuses its program
@@ -47,10 +47,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.timeout(400)
 def test_sharded_equals_single_device(tiny_config, tmp_path):
-    flags = "--xla_force_host_platform_device_count=4"
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
-    env.pop("PUREJAXPPO_KEEP_XLA_FLAGS", None)
-    env["JAX_PLATFORMS"] = "cpu"
+    env = forced_devices_env(4)
     script = f"LRS = {LRS!r}\nSEED = {SEED}\n{SCRIPT}"
     path = tmp_path / "sharded.npz"
     done = subprocess.run(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ import textwrap
 import pytest
 import yaml
 
+from device_env import forced_devices_env
 from purejaxppo import ConfigError
 from purejaxppo.sweep import rerun_member
 
@@ -41,10 +41,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.timeout(300)
 def test_a_sharded_sweep_member_reruns_bit_for_bit(tmp_path):
-    flags = "--xla_force_host_platform_device_count=4"
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
-    env.pop("PUREJAXPPO_KEEP_XLA_FLAGS", None)
-    env["JAX_PLATFORMS"] = "cpu"
+    env = forced_devices_env(4)
     out = tmp_path / "sweep"
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(out)],

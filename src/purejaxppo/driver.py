@@ -150,14 +150,18 @@ def train_chunked(
     initial_state: Any = None,
     stop: threading.Event | None = None,
     watchdog: Watchdog | None = None,
+    network: Any = None,
 ) -> TrainResult:
     """`train_runs_chunked` with seeds `seed .. seed + num_seeds - 1`: like `train_seeds`, with
     the same numbers (bit for bit on CPU), but in jitted chunks of `chunk_updates` updates.
+    `network`: your own network (as `make_train(config, network=...)`).
 
     Returns:
         `TrainResult` with metrics `[seeds, k_total]` of the updates run in this call.
     """
     seeds = np.arange(seed, seed + num_seeds)
+    if network is not None:
+        config = config.replace(network=network)
     return train_runs_chunked(
         config, seeds, hparams, chunk_updates, callbacks, initial_state, stop, watchdog
     )

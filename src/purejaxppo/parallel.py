@@ -75,6 +75,7 @@ def train_seeds(
     num_seeds: int = 1,
     seed: int = 0,
     hparams: Hyperparams | None = None,
+    network: Any = None,
 ) -> TrainResult:
     """Trains `num_seeds` independent runs of `config` in one jitted, vmapped program.
 
@@ -87,11 +88,15 @@ def train_seeds(
         seed: the base seed.
         hparams: scalars shared by all runs (default `config.hparams`), or leaves shaped
             `[num_seeds]` to give every run its own values.
+        network: your own network (as `make_train(config, network=...)`); the result's config
+            carries it.
 
     Returns:
         `TrainResult` with NumPy metrics `[num_seeds, num_updates]`, the final runner state and
         timings (compile seconds, run seconds, env steps per second over all runs).
     """
+    if network is not None:
+        config = config.replace(network=network)
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
         raise ConfigError(f"num_seeds must be a positive integer, got {num_seeds!r}")
     hp = hparams_as_float32(validate_hparams(config.hparams if hparams is None else hparams))

@@ -71,6 +71,7 @@ def sweep(
     keep_states: bool = False,
     chunk_updates: int | None = None,
     layout: Mapping[str, Any] | None = None,
+    network: Any = None,
 ) -> SweepResult:
     """Trains every setting of `space` with seeds `seed .. seed + num_seeds - 1`.
 
@@ -92,11 +93,14 @@ def sweep(
         keep_states: keep every run's final runner state (on the host) in the result.
         layout: the batch shapes to use, as `SweepResult.layout` records them (see
             `resolve_layout`); it overrides `max_parallel` and `devices`.
+        network: your own network for every setting (as `make_train(config, network=...)`).
 
     Returns:
         `SweepResult` with per-setting metrics `[num_seeds, updates]`, the ranked statistics and
         the layout; with `keep_states`, `runner_states[setting]` with leaves `[num_seeds, ...]`.
     """
+    if network is not None:
+        config = config.replace(network=network)
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
         raise ConfigError(f"num_seeds must be a positive integer, got {num_seeds!r}")
     settings = expand_space(space, num_samples, sample_seed)

@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from purejaxppo.config import HPARAM_FIELDS, ConfigError, PPOConfig
+from purejaxppo.config import ENV_FIELDS, HPARAM_FIELDS, ConfigError, PPOConfig
 from purejaxppo.loading import config_from_dict, config_to_dict
 from purejaxppo.train import make_train
 
@@ -118,13 +118,19 @@ def plan_groups(
         (`[settings]` full config of each setting, the groups in order of first appearance).
     """
     base = config_to_dict(config)
+    base.pop("network")  # put back as the object itself: config.yaml's form may not import
     groups: dict[tuple, SweepGroup] = {}
     configs = []
     for i, setting in enumerate(settings):
         key = static_key(setting)
         if key not in groups:
             static = {k: v for k, v in setting.items() if k not in HPARAM_FIELDS}
-            group_config = config_from_dict({**base, **static}, source="the sweep")
+            values = {**base, **static}
+            if any(k in static for k in ENV_FIELDS):  # measured on the base environment
+                values.pop("reference_return", None)
+            group_config = config_from_dict(values, source="the sweep")
+            if "network" not in static:
+                group_config = group_config.replace(network=config.network)
             runs = num_seeds * sum(static_key(s) == key for s in settings)
             bound = resolve_max_parallel(group_config, runs, max_parallel)
             groups[key] = SweepGroup(group_config, [], static, bound)
