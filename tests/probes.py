@@ -92,7 +92,35 @@ class ContinuousTarget(_Probe):
         return -jnp.square(action[0] - 0.5).astype(jnp.float32)
 
 
+class RecallCue(_Probe):
+    """A memory probe: a cue of +1 or -1 is shown at the first step only; episodes last
+    `CUE_STEPS` steps and the last step pays 1 for the action that matches the cue (action 1 on
+    +1), 0 otherwise. The observation is (cue at t = 0 else 0, 1 at the last step else 0), so a
+    feed-forward policy knows when to answer but not what: it scores 0.5 at best; a policy with
+    memory scores 1."""
+
+    episode_steps = 4
+
+    def _obs(self, state):
+        cue = jnp.where(state.time == 0, state.sign, 0.0)
+        last = jnp.where(state.time == self.episode_steps - 1, 1.0, 0.0)
+        return jnp.stack([cue, last]).astype(jnp.float32)
+
+    def reward(self, state, action):
+        at_end = state.time == self.episode_steps - 1
+        right = (action == 1) == (state.sign > 0)
+        return jnp.where(at_end & right, 1.0, 0.0).astype(jnp.float32)
+
+    @property
+    def default_params(self) -> ProbeParams:
+        return ProbeParams(max_steps_in_episode=100)
+
+    def observation_space(self, params):
+        return spaces.Box(-1.0, 1.0, (2,), jnp.float32)
+
+
 PROBES = {
+    "ProbeRecallCue-v0": RecallCue,
     "ProbeConstant-v0": ConstantReward,
     "ProbeEndless-v0": EndlessReward,
     "ProbeMatchSign-v0": MatchSign,

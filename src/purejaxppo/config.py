@@ -35,6 +35,7 @@ __all__ = [
 
 # Hidden activations by name; purejaxppo.networks.ACTIVATIONS maps each to its function.
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "swish", "elu", "leaky_relu")
+RECURRENT = ("none", "gru", "lstm")  # the recurrent cell between the MLP encoder and the heads
 # Fields that define the environment: changing one drops a `reference_return` not given anew.
 ENV_FIELDS = ("env_id", "env_kwargs", "env_params")
 
@@ -62,6 +63,9 @@ class PPOConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP widths of actor and critic
     activation: str = "tanh"  # hidden activation, one of ACTIVATIONS
     shared_network: bool = False  # one trunk for actor and critic instead of two MLPs
+    recurrent: str = "none"  # a GRU or LSTM cell after the MLP encoder: none, gru or lstm
+    recurrent_size: int = 128  # features of the recurrent cell's carry
+    obs_mask: tuple[int, ...] = ()  # flat observation entries the agent never sees (zeroed)
     log_std_init: float | None = None  # Gaussian policy's initial log std (continuous only; 0)
     anneal_lr: bool = True  # decay the learning rate linearly to 0 over all optimizer steps
     clip_value_loss: bool = True  # clip the value prediction around the old value by clip_eps
@@ -85,6 +89,7 @@ class PPOConfig:
             object.__setattr__(self, "imports", (self.imports,))
         object.__setattr__(self, "imports", tuple(self.imports))
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        object.__setattr__(self, "obs_mask", tuple(self.obs_mask))
         self._validate()
 
     def _validate(self) -> None:
@@ -93,6 +98,22 @@ class PPOConfig:
         _check_count("num_minibatches", self.num_minibatches, 1, "a positive integer")
         _check_count("eval_every", self.eval_every, 0, "0 (off) or a positive number of updates")
         _check_count("eval_episodes", self.eval_episodes, 1, "a positive integer")
+        _check_count("recurrent_size", self.recurrent_size, 1, "a positive integer")
+        if self.recurrent not in RECURRENT:
+            raise ConfigError(
+                f"recurrent must be one of {', '.join(RECURRENT)}, got {self.recurrent!r}"
+            )
+        if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.obs_mask):
+            raise ConfigError(
+                f"obs_mask must be a list of observation indices (integers >= 0), got "
+                f"{list(self.obs_mask)!r}"
+            )
+        if self.recurrent != "none" and self.num_envs % self.num_minibatches:
+            raise ConfigError(
+                f"a recurrent policy's minibatches split the environments, never time: "
+                f"num_envs={self.num_envs} does not divide into num_minibatches="
+                f"{self.num_minibatches}; pick num_minibatches among {_divisors(self.num_envs)}"
+            )
         if not self.hidden_sizes or any(
             isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in self.hidden_sizes
         ):

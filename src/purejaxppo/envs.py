@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from purejaxppo.config import ConfigError
+from purejaxppo.env_wrappers import ObservationMask
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,12 +171,14 @@ def make_env(
     env_id: str,
     env_kwargs: Mapping[str, Any] | None = None,
     env_params: Mapping[str, Any] | None = None,
+    obs_mask: tuple[int, ...] = (),
 ) -> tuple[EpisodeStats, Any]:
     """Makes an environment (a `register_env` id, else gymnax's) wrapped with `EpisodeStats`.
 
     Args:
         env_kwargs: keyword arguments of the environment's constructor (`gymnax.make`).
         env_params: fields of the environment's params to override (see `override_env_params`).
+        obs_mask: flat observation indices to hide from the agent (`ObservationMask`).
 
     Returns:
         (wrapped environment, its `env_params` with the overrides applied).
@@ -208,6 +211,8 @@ def make_env(
         raise
     params = override_env_params(env_id, params, dict(env_params or {}))
     _check_step_api(env, params, env_id)
+    if obs_mask:
+        env = ObservationMask(env, params, obs_mask)
     return EpisodeStats(env, params), params
 
 

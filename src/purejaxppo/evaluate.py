@@ -41,6 +41,27 @@ def make_act(apply_fn: Callable, normalize: bool, obs_clip: float, deterministic
     return act
 
 
+def make_act_step(network: Any, normalize: bool, obs_clip: float, deterministic: bool):
+    """Builds `act_step(params, obs_stats, obs, carry, starts, key) -> (action, carry)` for a
+    recurrent `network` (its `step`, with the reset convention of
+    `purejaxppo.networks.recurrent`) or a feed-forward one (the carry passes through)."""
+    if not hasattr(network, "step"):
+        act = make_act(network.apply, normalize, obs_clip, deterministic)
+        return lambda params, stats, obs, carry, starts, key: (act(params, stats, obs, key), carry)
+
+    def act_step(params, obs_stats, obs, carry, starts, key):
+        obs_in = normalize_obs(obs_stats, obs, obs_clip) if normalize else obs
+        carry, dist, _ = network.step(params, carry, obs_in, starts)
+        return (dist.mode() if deterministic else dist.sample(seed=key)), carry
+
+    return act_step
+
+
+def initial_carry(network: Any, batch: int) -> Any:
+    """A recurrent network's zero carry for `batch` environments; `()` for a feed-forward one."""
+    return network.initial_carry(batch) if hasattr(network, "initial_carry") else ()
+
+
 def episode_steps(env_params: Any, max_steps: int | None = None) -> int:
     """Steps an evaluation scans: `max_steps`, else the environment's own episode limit."""
     steps = max_steps or getattr(env_params, "max_steps_in_episode", None)
@@ -66,12 +87,15 @@ def make_evaluate(
     train = make_train(config)
     env, env_params = train.env, train.env_params
     steps = episode_steps(env_params, max_steps)
-    act = make_act(
-        train.network.apply, config.normalize_observations, config.obs_clip, deterministic
+    act = make_act_step(
+        train.network, config.normalize_observations, config.obs_clip, deterministic
     )
+    carry = initial_carry(train.network, num_episodes)
 
     def evaluate(params: Any, obs_stats: RunningStats, key: jax.Array) -> EvalOutput:
-        return evaluate_episodes(env, env_params, act, params, obs_stats, key, num_episodes, steps)
+        return evaluate_episodes(
+            env, env_params, act, params, obs_stats, key, num_episodes, steps, carry
+        )
 
     return evaluate
 
@@ -85,9 +109,14 @@ def evaluate_episodes(
     key: jax.Array,
     num_episodes: int,
     steps: int,
+    carry: Any = None,
 ) -> EvalOutput:
     """Runs `num_episodes` fresh environments for `steps` steps with `act`; each env's first
     episode counts (a done mask stops its sums, whatever auto-reset starts afterwards).
+
+    `act` is `act(params, obs_stats, obs, key) -> action`, or, when `carry` (the initial
+    carry, `[num_episodes, ...]`) is given, `make_act_step`'s `act_step`, whose carry is reset
+    at each episode's first step.
 
     Returns:
         `EvalOutput`, leaves `[num_episodes]`; raw environment rewards.
@@ -97,29 +126,35 @@ def evaluate_episodes(
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(
         jax.random.split(reset_key, num_episodes), env_params
     )
+    if carry is None:
+        plain = act
+        act = lambda p, stats, o, c, starts, k: (plain(p, stats, o, k), c)  # noqa: E731
+        carry = ()
     zeros = jnp.zeros((num_episodes,), jnp.float32)
-    carry = (state, obs, zeros, zeros.astype(jnp.int32), jnp.ones_like(zeros, bool), key)
+    starts = jnp.ones_like(zeros, bool)
+    loop = (state, obs, carry, starts, zeros, zeros.astype(jnp.int32), starts, key)
 
-    def step(carry, _):
-        state, obs, returns, lengths, active, key = carry
+    def step(loop, _):
+        state, obs, carry, starts, returns, lengths, active, key = loop
         key, act_key, env_key = jax.random.split(key, 3)
-        action = act(params, obs_stats, obs, act_key)
+        action, carry = act(params, obs_stats, obs, carry, starts, act_key)
         obs, state, reward, terminated, truncated, _ = step_envs(
             jax.random.split(env_key, num_episodes), state, action, env_params
         )
+        done = jnp.logical_or(terminated, truncated)
         returns = returns + jnp.where(active, reward.astype(jnp.float32), 0.0)
         lengths = lengths + active.astype(jnp.int32)
-        active = jnp.logical_and(active, jnp.logical_not(jnp.logical_or(terminated, truncated)))
-        return (state, obs, returns, lengths, active, key), None
+        active = jnp.logical_and(active, jnp.logical_not(done))
+        return (state, obs, carry, done, returns, lengths, active, key), None
 
-    (_, _, returns, lengths, active, _), _ = jax.lax.scan(step, carry, None, length=steps)
+    (_, _, _, _, returns, lengths, active, _), _ = jax.lax.scan(step, loop, None, length=steps)
     return EvalOutput(returns=returns, lengths=lengths, finished=jnp.logical_not(active))
 
 
 EVAL_STREAM = 0x65766C  # folded into the runner's key for evaluation episodes
 
 
-def make_training_eval(config: PPOConfig, env: Any, env_params: Any, apply_fn: Callable):
+def make_training_eval(config: PPOConfig, env: Any, env_params: Any, network: Any):
     """`evaluate(state, update_index, key) -> (eval_return, eval_length)`, both `[]` float32:
     the mean over `eval_episodes` fresh episodes after every `eval_every`-th update and after
     the last one; NaN on the other updates (and always, when `eval_every` is 0)."""
@@ -127,13 +162,22 @@ def make_training_eval(config: PPOConfig, env: Any, env_params: Any, apply_fn: C
     if not config.eval_every:
         return lambda state, update, key: nan
     steps = episode_steps(env_params)
-    act = make_act(
-        apply_fn, config.normalize_observations, config.obs_clip, config.eval_deterministic
+    act = make_act_step(
+        network, config.normalize_observations, config.obs_clip, config.eval_deterministic
     )
+    carry = initial_carry(network, config.eval_episodes)
 
     def run(state: RunnerState, key: jax.Array):
         out = evaluate_episodes(
-            env, env_params, act, state.params, state.obs_stats, key, config.eval_episodes, steps
+            env,
+            env_params,
+            act,
+            state.params,
+            state.obs_stats,
+            key,
+            config.eval_episodes,
+            steps,
+            carry,
         )
         done = jnp.maximum(out.finished.sum(), 1)
         mean = lambda x: jnp.where(out.finished, x, 0).sum() / done  # noqa: E731

@@ -15,7 +15,7 @@ from purejaxppo.config_keys import _CONFIG_FIELDS, KNOWN_KEYS, did_you_mean
 from purejaxppo.config_keys import suggest_key as suggest_key  # re-exported
 
 _INT_FIELDS = {"num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"}
-_INT_FIELDS |= {"eval_every", "eval_episodes"}
+_INT_FIELDS |= {"eval_every", "eval_episodes", "recurrent_size"}
 _BOOL_FIELDS = {
     "shared_network",
     "anneal_lr",
@@ -28,7 +28,7 @@ _BOOL_FIELDS = {
 }
 _OPTIONAL_FIELDS = {"reference_return", "log_std_init"}
 _FLOAT_FIELDS = {"obs_clip", "reward_clip", *_OPTIONAL_FIELDS, *HPARAM_FIELDS}
-_STR_FIELDS = {"env_id", "activation"}
+_STR_FIELDS = {"env_id", "activation", "recurrent"}
 _MAPPING_FIELDS = {
     "env_kwargs": "a mapping of the environment constructor's keyword arguments",
     "env_params": "a mapping of env params fields, e.g. {max_steps_in_episode: 200}",
@@ -136,6 +136,13 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise fail("a string")
         return value
+    if key == "obs_mask":
+        items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(items, list | tuple) or any(
+            isinstance(i, bool) or not isinstance(i, int) for i in items
+        ):
+            raise fail("a list of observation indices, e.g. [1, 3]")
+        return tuple(items)
     if key == "hidden_sizes":
         items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
         if not isinstance(items, list | tuple) or any(
@@ -225,7 +232,7 @@ def config_to_dict(config: PPOConfig) -> dict[str, Any]:
         value = getattr(config, name)
         if name in _MAPPING_FIELDS:
             value = _thawed(value)
-        elif name in ("hidden_sizes", "imports"):
+        elif name in ("hidden_sizes", "imports", "obs_mask"):
             value = list(value)
         elif name == "network" and value is not None:
             value = network_reference(value) or f"{PYTHON_NETWORK}{network_name(value)}"

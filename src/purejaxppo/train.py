@@ -21,10 +21,11 @@ from purejaxppo.networks import (
     make_network,
     network_name,
 )
+from purejaxppo.networks.recurrent import RecurrentPolicy, make_recurrent_network
 from purejaxppo.normalize import init_reward_scaler, init_stats, update_stats
 from purejaxppo.rollout import collect_rollout, policy_input
 from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition
-from purejaxppo.update import make_optimizer, ppo_update
+from purejaxppo.update import make_optimizer, ppo_update, shuffle_sequences
 
 TrainFn = Callable[[jax.Array, Hyperparams], TrainOutput]
 
@@ -39,13 +40,27 @@ def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.where(var_targets > 0, 1.0 - jnp.var(targets - values) / var_targets, jnp.nan)
 
 
-def policy_network(config: PPOConfig, spec: NetworkSpec) -> PolicyNetwork:
-    """The config's network (`config.network`, else the built-in MLP actor-critic), checked
-    against the contract of `purejaxppo.networks.contract` before anything compiles.
+def policy_network(config: PPOConfig, spec: NetworkSpec) -> PolicyNetwork | RecurrentPolicy:
+    """The config's network: the built-in recurrent actor-critic if `config.recurrent` is set,
+    else `config.network` checked against the contract of `purejaxppo.networks.contract`
+    before anything compiles, else the built-in MLP actor-critic.
 
     Raises:
         ConfigError: the network cannot be built or returns the wrong structure or shapes.
     """
+    if config.recurrent != "none":
+        if config.network is not None:
+            raise ConfigError(
+                "recurrent applies to the built-in network; for your own network leave "
+                "recurrent: none (a recurrent network of your own is not supported yet)"
+            )
+        return make_recurrent_network(
+            spec,
+            config.recurrent,
+            config.recurrent_size,
+            config.shared_network,
+            log_std_init=config.log_std_init or 0.0,
+        )
     if config.network is None:
         module = make_network(
             spec.action_size,
@@ -85,7 +100,9 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
     if network is not None:
         config = config.replace(network=network)
     run_imports(config.imports)
-    env, env_params = make_env(config.env_id, config.env_kwargs_dict, config.env_params_dict)
+    env, env_params = make_env(
+        config.env_id, config.env_kwargs_dict, config.env_params_dict, config.obs_mask
+    )
     action = env.action_spec
     if action.discrete and config.log_std_init is not None:
         raise ConfigError(
@@ -97,8 +114,10 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
         obs_shape, action.size, action.discrete, config.hidden_sizes, config.activation
     )
     network = policy_network(config, spec)
+    recurrent = isinstance(network, RecurrentPolicy)
     apply_fn = network.apply
-    evaluate = make_training_eval(config, env, env_params, apply_fn)
+    step_fn = network.step if recurrent else None
+    evaluate = make_training_eval(config, env, env_params, network)
     steps_per_update = config.update_epochs * config.num_minibatches
     total_opt_steps = config.num_updates * steps_per_update
 
@@ -121,13 +140,16 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             reward_scaler=init_reward_scaler(config.num_envs),
             rng=rng,
             update=jnp.int32(0),
+            carry=network.initial_carry(config.num_envs) if recurrent else (),
+            start=jnp.ones((config.num_envs,), bool) if recurrent else None,
         )
 
     def advantages_and_targets(state: RunnerState, traj: Transition, hparams: Hyperparams):
-        _, last_value = apply_fn(
-            state.params,
-            policy_input(state, state.obs, config.normalize_observations, config.obs_clip),
-        )
+        last_obs = policy_input(state, state.obs, config.normalize_observations, config.obs_clip)
+        if recurrent:
+            last_value = step_fn(state.params, state.carry, last_obs, state.start)[2]
+        else:
+            last_value = apply_fn(state.params, last_obs)[1]
         done = jnp.logical_or(traj.terminated, traj.truncated)
         next_value = bootstrap_values(traj.value, traj.final_value, last_value, done)
         if config.bootstrap_truncated:
@@ -151,6 +173,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
         eval_key = jax.random.fold_in(state.rng, EVAL_STREAM)  # leaves training's keys alone
         index = state.update if update is None else update  # 0-based, before this update
         # COLLECT
+        carry0 = state.carry  # the recurrent loss replays each environment from here
         state, traj = collect_rollout(
             state,
             env,
@@ -162,19 +185,25 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             normalize_rewards=config.normalize_rewards,
             obs_clip=config.obs_clip,
             reward_clip=config.reward_clip,
+            step_fn=step_fn,
         )
         # ADVANTAGES
         advantages, targets = advantages_and_targets(state, traj, hparams)
         # UPDATE
-        flat = lambda x: x.reshape((config.batch_size,) + x.shape[2:])  # noqa: E731
+        if recurrent:  # whole environments per minibatch, replayed in time order
+            shape = lambda x: x  # noqa: E731
+            batch = traj.replace(obs=(carry0, traj.obs, traj.start))
+        else:
+            shape = lambda x: x.reshape((config.batch_size,) + x.shape[2:])  # noqa: E731
+            batch = jax.tree.map(shape, traj)
         rng, update_key = jax.random.split(state.rng)
         params, opt_state, info = ppo_update(
             state.params,
             state.opt_state,
             update_key,
-            jax.tree.map(flat, traj),
-            flat(advantages),
-            flat(targets),
+            batch,
+            shape(advantages),
+            shape(targets),
             hparams,
             state.update * steps_per_update,
             apply_fn=apply_fn,
@@ -184,6 +213,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             anneal_lr=config.anneal_lr,
             clip_value_loss=config.clip_value_loss,
             normalize_advantages=config.normalize_advantages,
+            split=shuffle_sequences if recurrent else None,
         )
         # METRICS
         done = jnp.logical_or(traj.terminated, traj.truncated)

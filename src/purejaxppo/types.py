@@ -29,6 +29,8 @@ class Transition:
     final_value: jax.Array  # [T, N] critic value of the observation that ended step t
     episode_return: jax.Array  # [T, N] undiscounted raw return of an episode ending at t, else 0
     episode_length: jax.Array  # [T, N] length of an episode ending at t, else 0
+    # [T, N] bool: obs[t] starts an episode (the carry was reset before it); recurrent only
+    start: jax.Array | None = None
 
 
 @struct.dataclass
@@ -60,6 +62,8 @@ class RunnerState:
     reward_scaler: RewardScaler  # reward normalizer (unused if normalization is off)
     rng: jax.Array  # PRNG key for the rest of the run
     update: jax.Array  # [] int32, updates completed so far
+    carry: PyTree = ()  # recurrent policies: the cell's carry after the last step, [N, ...]
+    start: jax.Array | None = None  # recurrent: [N] bool, `obs` starts an episode (reset first)
 
 
 @struct.dataclass

@@ -42,6 +42,33 @@ def shuffle_minibatches(key: jax.Array, batch: Any, num_minibatches: int) -> Any
     )
 
 
+def shuffle_sequences(key: jax.Array, batch: Any, num_minibatches: int) -> Any:
+    """Splits a recurrent rollout into minibatches of whole environments, never across time.
+
+    Args:
+        batch: `(traj, advantages, targets)`; `traj` has leaves `[T, N, ...]` except `traj.obs`,
+            which packs what the loss replays: `(carry0 [N, ...], obs [T, N, ...], starts
+            [T, N])`; advantages and targets are `[T, N]`.
+
+    Returns:
+        The same structure with a leading `[num_minibatches]` axis and `N / M` environments in
+        each, picked by one permutation of the environments; time order is kept.
+    """
+    traj, advantages, targets = batch
+    carry0, obs, starts = traj.obs
+    order = jax.random.permutation(key, advantages.shape[1])
+
+    def by_env(x: jax.Array, axis: int) -> jax.Array:
+        x = jnp.take(x, order, axis=axis)
+        x = x.reshape(x.shape[:axis] + (num_minibatches, -1) + x.shape[axis + 1 :])
+        return jnp.moveaxis(x, axis, 0)
+
+    time_major = lambda tree: jax.tree.map(lambda x: by_env(x, 1), tree)  # noqa: E731
+    packed = (jax.tree.map(lambda x: by_env(x, 0), carry0), time_major(obs), time_major(starts))
+    rest = time_major(traj.replace(obs=None))
+    return rest.replace(obs=packed), time_major(advantages), time_major(targets)
+
+
 @struct.dataclass
 class UpdateInfo:
     """Averages over the minibatch steps that were applied in one update."""
@@ -73,6 +100,7 @@ def ppo_update(
     anneal_lr: bool,
     clip_value_loss: bool,
     normalize_advantages: bool,
+    split: Any = None,
 ) -> tuple[Any, Any, UpdateInfo]:
     """Runs `update_epochs` passes of `num_minibatches` gradient steps over one flattened rollout.
 
@@ -83,6 +111,9 @@ def ppo_update(
         batch: `Transition` with leaves `[B, ...]`; advantages, targets: `[B]`.
         first_step: `[]` int32 index of this update's first optimizer step (for the LR schedule).
         total_steps: optimizer steps in the whole run (updates x epochs x minibatches).
+        split: `split(key, (batch, advantages, targets), num_minibatches)` -> minibatches with
+            a leading `[num_minibatches]` axis; default `shuffle_minibatches` of a flat batch
+            (`shuffle_sequences` for a recurrent policy's `[T, N]` rollout).
 
     Returns:
         (new params, new optimizer state, `UpdateInfo` of scalars).
@@ -120,7 +151,9 @@ def ppo_update(
         return carry, (info, optax.tree.norm(grads), applied)
 
     def epoch(carry, epoch_key):
-        shuffled = shuffle_minibatches(epoch_key, (batch, advantages, targets), num_minibatches)
+        shuffled = (split or shuffle_minibatches)(
+            epoch_key, (batch, advantages, targets), num_minibatches
+        )
         return jax.lax.scan(minibatch_step, carry, shuffled)
 
     init = (params, opt_state, jnp.asarray(False), first_step)

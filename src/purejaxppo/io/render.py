@@ -74,17 +74,23 @@ def play_episode(train: Any, policy: Any, seed: int = 0, max_steps: int | None =
         key, reset_key = jax.random.split(key)
         obs, state = env.reset(reset_key, env_params)
 
-        def step(carry, _):
-            obs, state, key = carry
+        recurrent = getattr(policy, "recurrent", False)
+
+        def step(loop, _):
+            obs, state, memory, key = loop
             key, act_key, env_key = jax.random.split(key, 3)
-            action = policy(obs, act_key)
+            if recurrent:  # the carry goes through the episode; render stops at its end
+                action, memory = policy(obs, memory, act_key)
+            else:
+                action = policy(obs, act_key)
             next_obs, next_state, reward, terminated, truncated, _ = env.step(
                 env_key, state, action, env_params
             )
             done = jax.numpy.logical_or(terminated, truncated)
-            return (next_obs, next_state, key), (state.env_state, reward, done)
+            return (next_obs, next_state, memory, key), (state.env_state, reward, done)
 
-        _, trace = jax.lax.scan(step, (obs, state, key), None, length=steps)
+        memory = policy.initial_carry() if recurrent else ()
+        _, trace = jax.lax.scan(step, (obs, state, memory, key), None, length=steps)
         return trace
 
     states, rewards, done = jax.device_get(rollout(jax.random.PRNGKey(seed)))

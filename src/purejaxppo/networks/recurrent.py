@@ -1,0 +1,168 @@
+"""The recurrent actor-critic (MLP encoder -> GRU or LSTM cell -> heads) and its one convention.
+
+The reset convention, followed by the rollout, the loss replay, evaluation and export alike:
+
+    `starts[t]` is True when `obs[t]` is the first observation of an episode (the very first
+    observation of a run, and every observation right after `terminated | truncated`, which
+    gymnax's auto-reset has already replaced by a fresh episode's). Before consuming `obs[t]`
+    the cell's carry is set to zero where `starts[t]`; the carry that comes out of step t is
+    the one step t+1 starts from.
+
+So the carry of an episode never leaks into the next one, and the value of the pre-reset
+observation of a truncated episode (`info["final_observation"]`) is computed from the carry of
+the episode that was cut: one more cell step from step t's carry with `starts = False`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from purejaxppo.networks.contract import NetworkSpec
+from purejaxppo.networks.distributions import as_distribution
+from purejaxppo.networks.initializers import orthogonal
+from purejaxppo.networks.mlp import MLP, dense
+
+Carry = Any  # [B, H] (GRU) or a pair of them (LSTM); a pair of those for separate actor/critic
+
+
+def _cell(kind: str, features: int, name: str) -> nn.RNNCellBase:
+    cell = {"gru": nn.GRUCell, "lstm": nn.LSTMCell}[kind]
+    return cell(
+        features=features,
+        kernel_init=orthogonal(1.0),
+        recurrent_kernel_init=orthogonal(1.0),
+        bias_init=nn.initializers.zeros,
+        name=name,
+    )
+
+
+def zero_carry(kind: str, features: int, batch: int, separate: bool) -> Carry:
+    """The all-zero carry for `batch` runs of environments: `[batch, features]` per state."""
+    one = jnp.zeros((batch, features), jnp.float32)
+    state = one if kind == "gru" else (one, one)
+    return (state, state) if separate else state
+
+
+def reset_carry(carry: Carry, starts: jax.Array) -> Carry:
+    """`carry` with the rows where `starts` (`[B]` bool) set to zero."""
+    return jax.tree.map(lambda c: jnp.where(starts[:, None], 0.0, c), carry)
+
+
+class RecurrentActorCritic(nn.Module):
+    """Encoder MLP -> recurrent cell -> policy and value heads, for one time step of a batch.
+
+    Separate actor and critic (default) each have their own encoder and cell (the carry is a
+    pair); `shared` uses one of each. Orthogonal init throughout, policy head gain 0.01, value
+    head gain 1.0; continuous actions get a state-independent log std as in `ActorCritic`.
+    """
+
+    action_size: int
+    discrete: bool
+    cell: str = "gru"
+    recurrent_size: int = 128
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    shared: bool = False
+    obs_rank: int = 1
+    log_std_init: float = 0.0
+
+    @nn.compact
+    def __call__(self, carry: Carry, obs: jax.Array, starts: jax.Array):
+        """(carry `[B, ...]`, obs `[B, *obs_shape]`, starts `[B]` bool) -> (new carry,
+        (policy output, value `[B]`)); the carry is reset where `starts` before this step."""
+        x = obs.reshape(obs.shape[: obs.ndim - self.obs_rank] + (-1,)).astype(jnp.float32)
+        carry = reset_carry(carry, starts)
+
+        def trunk(c: Carry, name: str):
+            features = MLP(self.hidden_sizes, self.activation, name=f"{name}_encoder")(x)
+            return _cell(self.cell, self.recurrent_size, f"{name}_cell")(c, features)
+
+        if self.shared:
+            carry, actor_out = trunk(carry, "shared")
+            critic_out = actor_out
+        else:
+            actor_carry, actor_out = trunk(carry[0], "actor")
+            critic_carry, critic_out = trunk(carry[1], "critic")
+            carry = (actor_carry, critic_carry)
+        head = dense(self.action_size, 0.01)(actor_out)
+        value = dense(1, 1.0)(critic_out)[..., 0]
+        if self.discrete:
+            return carry, (head, value)
+        log_std = self.param(
+            "log_std", nn.initializers.constant(self.log_std_init), (self.action_size,)
+        )
+        return carry, ((head, log_std), value)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentPolicy:
+    """What the trainer calls for a recurrent network: one step, a replayed sequence, and the
+    loss's `apply(params, (carry0, obs [T, B], starts [T, B]))`."""
+
+    module: RecurrentActorCritic
+    spec: NetworkSpec
+
+    @property
+    def separate(self) -> bool:
+        return not self.module.shared
+
+    def initial_carry(self, batch: int) -> Carry:
+        """The zero carry for `batch` environments."""
+        return zero_carry(self.module.cell, self.module.recurrent_size, batch, self.separate)
+
+    def init(self, key: jax.Array, obs: jax.Array) -> Any:
+        """Variables for observations shaped like `obs` (`[1, *obs_shape]`)."""
+        batch = obs.shape[0]
+        return self.module.init(key, self.initial_carry(batch), obs, jnp.ones((batch,), bool))
+
+    def step(self, params: Any, carry: Carry, obs: jax.Array, starts: jax.Array):
+        """One time step: (new carry, action distribution `[B]`, value `[B]`)."""
+        carry, (policy, value) = self.module.apply(params, carry, obs, starts)
+        return carry, as_distribution(policy, self.spec.discrete), value
+
+    def sequence(self, params: Any, carry: Carry, obs: jax.Array, starts: jax.Array):
+        """Replays `obs [T, B, ...]` with `starts [T, B]` from `carry`: (policy outputs and
+        values `[T, B]`, as a distribution and an array)."""
+
+        def one(c, inputs):
+            o, s = inputs
+            c, (policy, value) = self.module.apply(params, c, o, s)
+            return c, (policy, value)
+
+        _, (policy, value) = jax.lax.scan(one, carry, (obs, starts))
+        return as_distribution(policy, self.spec.discrete), value
+
+    def apply(self, params: Any, packed: tuple[Carry, jax.Array, jax.Array]):
+        """The loss's view: `packed = (carry0 [B, ...], obs [T, B, ...], starts [T, B])`."""
+        return self.sequence(params, *packed)
+
+
+def make_recurrent_network(
+    spec: NetworkSpec,
+    cell: str,
+    recurrent_size: int,
+    shared: bool = False,
+    log_std_init: float = 0.0,
+) -> RecurrentPolicy:
+    """The built-in recurrent actor-critic for `spec` (its hidden sizes and activation)."""
+    module = RecurrentActorCritic(
+        action_size=spec.action_size,
+        discrete=spec.discrete,
+        cell=cell,
+        recurrent_size=recurrent_size,
+        hidden_sizes=tuple(spec.hidden_sizes),
+        activation=spec.activation,
+        shared=shared,
+        obs_rank=len(spec.obs_shape),
+        log_std_init=log_std_init,
+    )
+    return RecurrentPolicy(module, spec)
+
+
+__all__ = ["RecurrentActorCritic", "RecurrentPolicy", "make_recurrent_network", "zero_carry"]
