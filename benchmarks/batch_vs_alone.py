@@ -28,7 +28,9 @@ def main() -> None:
         a, b = alone.metrics["policy_loss"][0], batch.metrics["policy_loss"][i]
         differs = np.nonzero(a != b)[0]
         first = str(differs[0] + 1) if differs.size else "none"
-        print(f"{i:>4}  {first:>36}  {batch.final_returns[i]:>14.1f}  {alone.final_returns[0]:>11.1f}")
+        print(
+            f"{i:>4}  {first:>36}  {batch.final_returns[i]:>14.1f}  {alone.final_returns[0]:>11.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,12 @@ def iqm(x: np.ndarray) -> float:
     return float(x[lo:hi].mean()) if hi > lo else float(x.mean())
 
 
-def run(name: str, num_seeds: int, steps: int | None, seed: int = 0) -> dict:
-    """Trains one config over seeds `seed .. seed + num_seeds - 1` (at `steps` per seed, or its
-    stated budget)."""
-    config = load_config(name)
+def run(
+    name: str, num_seeds: int, steps: int | None, seed: int = 0, overrides: list | None = None
+) -> dict:
+    """Trains one config (with `overrides`, "key=value" strings) over seeds `seed .. seed +
+    num_seeds - 1` (at `steps` per seed, or its stated budget)."""
+    config = load_config(name, overrides)
     stated = config.total_timesteps
     if steps is not None and steps < stated:
         config = config.replace(total_timesteps=max(steps, config.batch_size))
@@ -128,6 +130,9 @@ def main() -> None:
     )
     parser.add_argument("--quick-steps", type=int, default=QUICK_STEPS, help="env steps per seed")
     parser.add_argument("--name", default="learning_quality", help="results file name")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override every config"
+    )
     args = parser.parse_args()
     names = args.configs or [n for n in available_configs() if n != "defaults"]
     notes = [
@@ -142,7 +147,7 @@ def main() -> None:
     rows = []
     for name in names:
         quick = args.quick or name in args.quick_configs
-        rows.append(run(name, args.seeds, args.quick_steps if quick else None, args.seed))
+        rows.append(run(name, args.seeds, args.quick_steps if quick else None, args.seed, args.set))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         # written after every config, so an interrupted run still leaves a complete file
         write_results(args.name, "Learning quality (CPU)", table(rows), notes, figure(rows))

@@ -24,29 +24,34 @@ def make_rollout_limit(config: PPOConfig) -> Any:
     So it does `config.env_steps_per_run` env steps, like `train`.
     """
     train = make_train(config)
-    env, env_params, apply_fn = train.env, train.env_params, train.network.apply
+    env, env_params, network = train.env, train.env_params, train.network
     step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    recurrent = hasattr(network, "step")  # a GRU/LSTM: one cell step per env step, resets
 
     def limit(rng: jax.Array, hparams: Hyperparams) -> jax.Array:
         state = train.init(rng, hparams)
 
-        def step(carry, _):
-            env_state, obs, key, total = carry
+        def step(loop, _):
+            env_state, obs, memory, starts, key, total = loop
             key, act_key, env_key = jax.random.split(key, 3)
             obs_in = policy_input(state, obs, config.normalize_observations, config.obs_clip)
-            dist, value = apply_fn(state.params, obs_in)
+            if recurrent:
+                memory, dist, value = network.step(state.params, memory, obs_in, starts)
+            else:
+                dist, value = network.apply(state.params, obs_in)
             action, log_prob = dist.sample_and_log_prob(seed=act_key)
-            obs, env_state, reward, _, _, _ = step_envs(
+            obs, env_state, reward, terminated, truncated, _ = step_envs(
                 jax.random.split(env_key, config.num_envs), env_state, action, env_params
             )
+            starts = (terminated | truncated) if recurrent else starts
             total = total + reward.sum() + log_prob.sum() + value.sum()
-            return (env_state, obs, key, total), None
+            return (env_state, obs, memory, starts, key, total), None
 
-        def rollout(carry, _):
-            return jax.lax.scan(step, carry, None, length=config.num_steps)[0], None
+        def rollout(loop, _):
+            return jax.lax.scan(step, loop, None, length=config.num_steps)[0], None
 
-        init = (state.env_state, state.obs, state.rng, jnp.float32(0.0))
-        carry, _ = jax.lax.scan(rollout, init, None, length=config.num_updates)
-        return carry[3]
+        init = (state.env_state, state.obs, state.carry, state.start, state.rng, jnp.float32(0.0))
+        loop, _ = jax.lax.scan(rollout, init, None, length=config.num_updates)
+        return loop[-1]
 
     return limit

@@ -1,7 +1,8 @@
 """Training throughput and compile time for vmapped seeds, beside the rollout-only limit and a
 plain scan-of-scans PPO (the reference the speed target is stated against).
 
-Usage: python benchmarks/throughput.py [--configs cartpole breakout_minatar] [--seeds 1 4 16 64]
+Usage: python benchmarks/throughput.py [--configs cartpole breakout_minatar cartpole_masked_gru]
+       [--seeds 1 4 16 64]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from purejaxppo.train import make_train
 UPDATES = {
     "cartpole": {1: 100, 4: 50, 16: 20, 64: 8},
     "breakout_minatar": {1: 4, 4: 2, 16: 1, 64: 1},
+    "cartpole_masked_gru": {1: 20, 4: 10, 16: 4, 64: 2},
 }
 # Breakout at 16 and 64 seeds on CPU: one update is 131k / 524k env steps (minutes per case on
 # 2 cores); pass --updates N to run them anyway. On a GPU they always run.
@@ -167,8 +169,11 @@ def main() -> None:
             if on_cpu and (name, seeds) in SKIP and args.updates is None:
                 skipped.append(f"{name} x {seeds} seeds skipped: {SKIP[name, seeds]}.")
                 continue
-            plain = not (on_cpu and (name, seeds) in PLAIN_HANGS_ON_CPU)
-            if not plain:
+            recurrent = load_config(name).recurrent != "none"
+            if recurrent:  # plain PPO is the feed-forward textbook loop only
+                skipped.append(f"{name} x {seeds} seeds: no plain PPO (a recurrent config).")
+            plain = not recurrent and not (on_cpu and (name, seeds) in PLAIN_HANGS_ON_CPU)
+            if not plain and not recurrent:
                 skipped.append(
                     f"{name} x {seeds} seeds: plain PPO left out, its program hangs on this "
                     "jaxlib's CPU backend (docs/benchmarks.md, 'The 256-seed hang')."

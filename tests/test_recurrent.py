@@ -238,3 +238,36 @@ def test_a_gru_solves_a_memory_task_an_mlp_cannot():
     mlp = train_seeds(base, 4, 0).final_returns
     assert gru.mean() >= 0.9, gru
     assert np.all(np.abs(mlp - 0.5) < 0.1), mlp
+
+
+def test_lstm_passes_the_same_contracts():
+    """An LSTM (its carry is a (c, h) pair per network): vmap over seeds equals single runs,
+    chunks equal one call, and a sweep over lr runs it in one program."""
+    from purejaxppo import sweep
+
+    config = SHORT.replace(recurrent="lstm")
+    batch = train_seeds(config, 2, 0)
+    train = jax.jit(make_train(config))
+    for i in range(2):
+        alone = train(seed_keys(0, 2)[i], config.hparams)
+        np.testing.assert_allclose(
+            batch.metrics["value_loss"][i], np.asarray(alone.metrics.value_loss), rtol=1e-4
+        )
+    chunked = train_chunked(config, 2, 0, chunk_updates=1)
+    for name, value in batch.metrics.items():
+        np.testing.assert_array_equal(chunked.metrics[name], value, err_msg=name)
+    result = sweep(config, {"lr": [1e-4, 1e-3]}, num_seeds=2)
+    assert result.num_programs == 1 and np.isfinite(result.final_returns).all()
+
+
+def test_the_cli_trains_resumes_evaluates_and_renders_a_gru(tmp_path, capsys):
+    out = tmp_path / "run"
+    sets = ["recurrent=gru", "recurrent_size=8", "hidden_sizes=[8]", "total_timesteps=1536"]
+    sets += ["num_steps=64", "num_envs=4", "num_minibatches=2", "obs_mask=[1, 3]"]
+    flags = [x for kv in sets for x in ("--set", kv)]
+    assert main(["train", "--quiet", "--out", str(out), "--seeds", "2", *flags]) == 0
+    assert main(["eval", str(out), "--episodes", "3", "--deterministic"]) == 0
+    gif = tmp_path / "episode.gif"
+    assert main(["render", str(out), "--max-steps", "20", "--out", str(gif)]) == 0
+    assert gif.stat().st_size > 0
+    capsys.readouterr()

@@ -13,8 +13,8 @@ The contract, for the built-in `ActorCritic` and any flax linen module of yours 
     the environment wrapper, log-probabilities are those of the unclipped sample.
 - Actor and critic may share layers or not; use `purejaxppo.networks.orthogonal` rather than
   `nn.initializers.orthogonal` (the latter can deadlock on CPU when vmapped over many seeds).
-- Recurrent policies are not part of the contract yet; a recurrent carry will enter as an
-  extra argument and output when recurrent PPO lands.
+- Your network is feed-forward: recurrent policies are the built-in ones of
+  `purejaxppo.networks.recurrent` (`recurrent: gru|lstm`), whose carry convention is there.
 
 A config names a network with `network: package.module:attribute` (or `make_train(config,
 network=...)` takes the object). The attribute may be a linen Module instance (used as is), a

@@ -1,4 +1,5 @@
-"""The recurrent actor-critic (MLP encoder -> GRU or LSTM cell -> heads) and its one convention.
+"""The recurrent actor-critic (MLP encoder -> GRU or LSTM cell -> heads with one hidden layer)
+and its one reset convention.
 
 The reset convention, followed by the rollout, the loss replay, evaluation and export alike:
 
@@ -57,6 +58,10 @@ def reset_carry(carry: Carry, starts: jax.Array) -> Carry:
 class RecurrentActorCritic(nn.Module):
     """Encoder MLP -> recurrent cell -> policy and value heads, for one time step of a batch.
 
+    Each head has one hidden layer (the last width of `hidden_sizes`) before its output: the
+    cell's output is bounded, and a linear value head on it learns large returns slowly (on
+    CartPole, 178 against 471-500 with the layer, same budget).
+
     Separate actor and critic (default) each have their own encoder and cell (the carry is a
     pair); `shared` uses one of each. Orthogonal init throughout, policy head gain 0.01, value
     head gain 1.0; continuous actions get a state-independent log std as in `ActorCritic`.
@@ -90,6 +95,10 @@ class RecurrentActorCritic(nn.Module):
             actor_carry, actor_out = trunk(carry[0], "actor")
             critic_carry, critic_out = trunk(carry[1], "critic")
             carry = (actor_carry, critic_carry)
+        # one hidden layer per head after the cell: the cell's output is bounded in [-1, 1]
+        width = self.hidden_sizes[-1:]
+        actor_out = MLP(width, self.activation, name="actor_head")(actor_out)
+        critic_out = MLP(width, self.activation, name="critic_head")(critic_out)
         head = dense(self.action_size, 0.01)(actor_out)
         value = dense(1, 1.0)(critic_out)[..., 0]
         if self.discrete:
