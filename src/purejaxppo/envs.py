@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from purejaxppo.config import ConfigError
+from purejaxppo.config_keys import suggest_key
 from purejaxppo.env_wrappers import ObservationMask
 
 
@@ -158,8 +159,8 @@ def override_env_params(env_id: str, env_params: Any, overrides: Mapping[str, An
     fields = [f.name for f in dataclasses.fields(env_params)]
     for name in overrides:
         if name not in fields:
-            close = difflib.get_close_matches(str(name), fields, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = suggest_key(name, fields)
+            hint = f"did you mean {close!r}? " if close else ""
             raise ConfigError(
                 f"env_params: {type(env_params).__name__} of {env_id} has no field {name!r}; "
                 f"{hint}its fields: {', '.join(fields)}"

@@ -29,6 +29,10 @@ _BOOL_FIELDS = {
 _OPTIONAL_FIELDS = {"reference_return", "log_std_init"}
 _FLOAT_FIELDS = {"obs_clip", "reward_clip", *_OPTIONAL_FIELDS, *HPARAM_FIELDS}
 _STR_FIELDS = {"env_id", "activation", "recurrent"}
+_INT_LIST_FIELDS = {
+    "hidden_sizes": "a list of integers, e.g. [64, 64]",
+    "obs_mask": "a list of observation indices, e.g. [1, 3]",
+}
 _MAPPING_FIELDS = {
     "env_kwargs": "a mapping of the environment constructor's keyword arguments",
     "env_params": "a mapping of env params fields, e.g. {max_steps_in_episode: 200}",
@@ -136,19 +140,12 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise fail("a string")
         return value
-    if key == "obs_mask":
+    if key in _INT_LIST_FIELDS:
         items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
         if not isinstance(items, list | tuple) or any(
             isinstance(i, bool) or not isinstance(i, int) for i in items
         ):
-            raise fail("a list of observation indices, e.g. [1, 3]")
-        return tuple(items)
-    if key == "hidden_sizes":
-        items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(items, list | tuple) or any(
-            isinstance(h, bool) or not isinstance(h, int) for h in items
-        ):
-            raise fail("a list of integers, e.g. [64, 64]")
+            raise fail(_INT_LIST_FIELDS[key])
         return tuple(items)
     if key in _MAPPING_FIELDS:
         if not isinstance(value, Mapping):
