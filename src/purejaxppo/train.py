@@ -13,15 +13,9 @@ from purejaxppo.envs import make_env
 from purejaxppo.evaluate import EVAL_STREAM, make_training_eval
 from purejaxppo.gae import bootstrap_values, gae
 from purejaxppo.imports import run_imports
-from purejaxppo.networks import (
-    NetworkSpec,
-    PolicyNetwork,
-    build_module,
-    check_network,
-    make_network,
-    network_name,
-)
-from purejaxppo.networks.recurrent import RecurrentPolicy, make_recurrent_network
+from purejaxppo.networks import NetworkSpec
+from purejaxppo.networks.build import policy_network
+from purejaxppo.networks.recurrent import RecurrentPolicy
 from purejaxppo.normalize import init_reward_scaler, init_stats, update_stats
 from purejaxppo.rollout import collect_rollout, policy_input
 from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition
@@ -38,44 +32,6 @@ def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
     """1 - Var[targets - values] / Var[targets] over all elements; NaN if the targets are constant."""
     var_targets = jnp.var(targets)
     return jnp.where(var_targets > 0, 1.0 - jnp.var(targets - values) / var_targets, jnp.nan)
-
-
-def policy_network(config: PPOConfig, spec: NetworkSpec) -> PolicyNetwork | RecurrentPolicy:
-    """The config's network: the built-in recurrent actor-critic if `config.recurrent` is set,
-    else `config.network` checked against the contract of `purejaxppo.networks.contract`
-    before anything compiles, else the built-in MLP actor-critic.
-
-    Raises:
-        ConfigError: the network cannot be built or returns the wrong structure or shapes.
-    """
-    if config.recurrent != "none":
-        if config.network is not None:
-            raise ConfigError(
-                "recurrent applies to the built-in network; for your own network leave "
-                "recurrent: none (a recurrent network of your own is not supported yet)"
-            )
-        return make_recurrent_network(
-            spec,
-            config.recurrent,
-            config.recurrent_size,
-            config.shared_network,
-            log_std_init=config.log_std_init or 0.0,
-        )
-    if config.network is None:
-        module = make_network(
-            spec.action_size,
-            spec.discrete,
-            spec.obs_shape,
-            config.hidden_sizes,
-            config.activation,
-            config.shared_network,
-            log_std_init=config.log_std_init or 0.0,
-        )
-        return PolicyNetwork(module, spec, flatten_batch=False)
-    module = build_module(config.network, spec, config.network_kwargs_dict)
-    network = PolicyNetwork(module, spec)
-    check_network(network, network_name(config.network))
-    return network
 
 
 def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
