@@ -59,8 +59,8 @@ class RecurrentActorCritic(nn.Module):
     """Encoder MLP -> recurrent cell -> policy and value heads, for one time step of a batch.
 
     Each head has one hidden layer (the last width of `hidden_sizes`) before its output: the
-    cell's output is bounded, and a linear value head on it learns large returns slowly (on
-    CartPole, 178 against 471-500 with the layer, same budget).
+    cell's output is bounded, and a linear value head on it learns large returns slowly (the
+    `cartpole_masked_gru` config over 8 seeds: 193.6 with linear heads, 395.8 with the layer).
 
     Separate actor and critic (default) each have their own encoder and cell (the carry is a
     pair); `shared` uses one of each. Orthogonal init throughout, policy head gain 0.01, value
