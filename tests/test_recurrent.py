@@ -49,7 +49,7 @@ def _rollout(config: PPOConfig, seed: int = 0):
         normalize_rewards=False,
         obs_clip=10.0,
         reward_clip=10.0,
-        step_fn=train.network.step,
+        recurrent=train.network,
     )
     return train, state, carry0, traj
 
@@ -80,6 +80,22 @@ def test_loss_replay_equals_the_rollout_at_every_step(cell, shared):
     )
     _, info = ppo_loss(state.params, train.network.apply, *mb, 0.2, 0.5, 0.01)
     assert float(info.clip_fraction) == 0.0 and abs(float(info.approx_kl)) < 1e-6
+
+
+def test_continuous_actions_replay_equal_the_rollout_with_a_shared_log_std():
+    """A recurrent Gaussian policy (Pendulum, truncated every 9 steps): the replayed log-probs
+    and values equal the rollout's, and the state-independent log std keeps its `[A]` shape
+    through the one-step and the sequence paths."""
+    config = SHORT.replace(env_id="Pendulum-v1")
+    train, state, carry0, traj = _rollout(config)
+    assert np.asarray(traj.truncated).any()
+    dist, value = train.network.sequence(state.params, carry0, traj.obs, traj.start)
+    np.testing.assert_allclose(np.asarray(value), np.asarray(traj.value), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(dist.log_prob(traj.action)), np.asarray(traj.log_prob), atol=1e-4
+    )
+    step_dist = train.network.step(state.params, carry0, traj.obs[0], traj.start[0])[1]
+    assert step_dist.event_shape == (1,) and step_dist.batch_shape == (SHORT.num_envs,)
 
 
 def test_starts_fall_exactly_where_episodes_begin():

@@ -72,7 +72,6 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
     network = policy_network(config, spec)
     recurrent = isinstance(network, RecurrentPolicy)
     apply_fn = network.apply
-    step_fn = network.step if recurrent else None
     evaluate = make_training_eval(config, env, env_params, network)
     steps_per_update = config.update_epochs * config.num_minibatches
     total_opt_steps = config.num_updates * steps_per_update
@@ -103,7 +102,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
     def advantages_and_targets(state: RunnerState, traj: Transition, hparams: Hyperparams):
         last_obs = policy_input(state, state.obs, config.normalize_observations, config.obs_clip)
         if recurrent:
-            last_value = step_fn(state.params, state.carry, last_obs, state.start)[2]
+            last_value = network.outputs(state.params, state.carry, last_obs, state.start)[2]
         else:
             last_value = apply_fn(state.params, last_obs)[1]
         done = jnp.logical_or(traj.terminated, traj.truncated)
@@ -141,7 +140,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             normalize_rewards=config.normalize_rewards,
             obs_clip=config.obs_clip,
             reward_clip=config.reward_clip,
-            step_fn=step_fn,
+            recurrent=network if recurrent else None,
         )
         # ADVANTAGES
         advantages, targets = advantages_and_targets(state, traj, hparams)

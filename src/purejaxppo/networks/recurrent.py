@@ -55,8 +55,27 @@ def reset_carry(carry: Carry, starts: jax.Array) -> Carry:
     return jax.tree.map(lambda c: jnp.where(starts[:, None], 0.0, c), carry)
 
 
+class _CellStep(nn.Module):
+    """One time step of the cell with the reset convention: zero the carry where `starts`."""
+
+    kind: str
+    features: int
+
+    @nn.compact
+    def __call__(self, carry: Carry, inputs: tuple[jax.Array, jax.Array]):
+        features, starts = inputs
+        return _cell(self.kind, self.features, "cell")(reset_carry(carry, starts), features)
+
+
+# Only the cell runs step by step; the encoder and heads see all `[T, B]` rows in one batch
+# (T tiny matmuls per layer, and their gradients, cost far more than one big one on CPU).
+_ScannedCell = nn.scan(
+    _CellStep, variable_broadcast="params", split_rngs={"params": False}, in_axes=0, out_axes=0
+)
+
+
 class RecurrentActorCritic(nn.Module):
-    """Encoder MLP -> recurrent cell -> policy and value heads, for one time step of a batch.
+    """Encoder MLP -> recurrent cell -> policy and value heads, over a time-major sequence.
 
     Each head has one hidden layer (the last width of `hidden_sizes`) before its output: the
     cell's output is bounded, and a linear value head on it learns large returns slowly (the
@@ -79,14 +98,16 @@ class RecurrentActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, carry: Carry, obs: jax.Array, starts: jax.Array):
-        """(carry `[B, ...]`, obs `[B, *obs_shape]`, starts `[B]` bool) -> (new carry,
-        (policy output, value `[B]`)); the carry is reset where `starts` before this step."""
+        """(carry `[B, ...]`, obs `[T, B, *obs_shape]`, starts `[T, B]` bool) -> (carry after
+        step T-1, (policy outputs `[T, B, ...]`, values `[T, B]`)); at each step t the carry is
+        reset where `starts[t]` before `obs[t]` is consumed."""
         x = obs.reshape(obs.shape[: obs.ndim - self.obs_rank] + (-1,)).astype(jnp.float32)
-        carry = reset_carry(carry, starts)
 
         def trunk(c: Carry, name: str):
             features = MLP(self.hidden_sizes, self.activation, name=f"{name}_encoder")(x)
-            return _cell(self.cell, self.recurrent_size, f"{name}_cell")(c, features)
+            return _ScannedCell(self.cell, self.recurrent_size, name=f"{name}_cell")(
+                c, (features, starts)
+            )
 
         if self.shared:
             carry, actor_out = trunk(carry, "shared")
@@ -128,23 +149,29 @@ class RecurrentPolicy:
     def init(self, key: jax.Array, obs: jax.Array) -> Any:
         """Variables for observations shaped like `obs` (`[1, *obs_shape]`)."""
         batch = obs.shape[0]
-        return self.module.init(key, self.initial_carry(batch), obs, jnp.ones((batch,), bool))
+        starts = jnp.ones((1, batch), bool)
+        return self.module.init(key, self.initial_carry(batch), obs[None], starts)
+
+    def outputs(self, params: Any, carry: Carry, obs: jax.Array, starts: jax.Array):
+        """One time step of obs `[B, ...]`: (new carry, raw policy output, value `[B]`)."""
+        carry, (policy, value) = self.module.apply(params, carry, obs[None], starts[None])
+        # drop the time axis (not from a continuous policy's state-independent log std `[A]`)
+        policy = policy[0] if self.spec.discrete else (policy[0][0], policy[1])
+        return carry, policy, value[0]
+
+    def distribution(self, policy: Any) -> Any:
+        """The action distribution of a raw policy output (logits, or (mean, log_std))."""
+        return as_distribution(policy, self.spec.discrete)
 
     def step(self, params: Any, carry: Carry, obs: jax.Array, starts: jax.Array):
-        """One time step: (new carry, action distribution `[B]`, value `[B]`)."""
-        carry, (policy, value) = self.module.apply(params, carry, obs, starts)
-        return carry, as_distribution(policy, self.spec.discrete), value
+        """One time step of obs `[B, ...]`: (new carry, action distribution `[B]`, value `[B]`)."""
+        carry, policy, value = self.outputs(params, carry, obs, starts)
+        return carry, self.distribution(policy), value
 
     def sequence(self, params: Any, carry: Carry, obs: jax.Array, starts: jax.Array):
         """Replays `obs [T, B, ...]` with `starts [T, B]` from `carry`: (policy outputs and
         values `[T, B]`, as a distribution and an array)."""
-
-        def one(c, inputs):
-            o, s = inputs
-            c, (policy, value) = self.module.apply(params, c, o, s)
-            return c, (policy, value)
-
-        _, (policy, value) = jax.lax.scan(one, carry, (obs, starts))
+        _, (policy, value) = self.module.apply(params, carry, obs, starts)
         return as_distribution(policy, self.spec.discrete), value
 
     def apply(self, params: Any, packed: tuple[Carry, jax.Array, jax.Array]):
