@@ -18,8 +18,12 @@ def add_parser(subparsers) -> None:
     configs = what.add_parser("configs", help="shipped configs: env id, budget, reference return")
     configs.set_defaults(func=run_configs)
     envs = what.add_parser("envs", help="environment ids a config's env_id may name, sorted")
-    # `--import MODULE` (modules that register custom environments when imported) belongs here;
-    # `run_envs` would import them before reading the registry.
+    envs.add_argument(
+        "--family",
+        default=None,
+        help="list one family's ids instead (brax, navix, craftax, jumanji, xminigrid; its "
+        "extra must be installed)",
+    )
     envs.set_defaults(func=run_envs)
 
 
@@ -72,13 +76,19 @@ def run_configs(args: argparse.Namespace) -> int:
 
 
 def run_envs(args: argparse.Namespace) -> int:
-    """Prints every environment id the trainer can make, one per line. Returns the exit code.
+    """Prints every environment id the trainer can make without a family prefix (or, with
+    `--family`, that family's prefixed ids), one per line, then the families. Returns the exit
+    code.
 
     Whether an id has discrete or continuous actions is not shown: finding out means building
     the environment, and some (gymnax's MNISTBandit-bsuite) download data when built.
     """
-    from purejaxppo.envs import registered_env_ids
+    from purejaxppo.envs import FAMILIES, registered_env_ids
 
-    for env_id in sorted(registered_env_ids()):
+    family = getattr(args, "family", None)
+    for env_id in sorted(registered_env_ids(family)):
         print(env_id)
+    if family is None:
+        others = [f"{f.name} (e.g. {f.example})" for f in FAMILIES.values() if f.extra]
+        print(f"# other families, as family:name: {', '.join(others)}; list one with --family")
     return 0
