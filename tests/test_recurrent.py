@@ -110,6 +110,52 @@ def test_starts_fall_exactly_where_episodes_begin():
     np.testing.assert_array_equal(np.asarray(state.start), np.full(4, 10 % 4 == 0))
 
 
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_the_scanned_cells_equal_flax_cells_step_by_step(kind):
+    """`ScannedRecurrence` (input projections hoisted out of the scan, fused gate kernels) gives
+    the outputs and carries of flax's GRUCell / LSTMCell, with the same weights split per gate,
+    run one step at a time with the carry zeroed where a sequence starts."""
+    import flax.linen as nn
+
+    from purejaxppo.networks.cells import ScannedRecurrence
+
+    t, b, f, h = 6, 3, 5, 4
+    key_x, key_p, key_c = jax.random.split(jax.random.PRNGKey(7), 3)
+    inputs = jax.random.normal(key_x, (t, b, f))
+    starts = jnp.zeros((t, b), bool).at[0, 0].set(True).at[3, 1].set(True).at[4, 2].set(True)
+    carry = jax.random.normal(key_c, (b, h))
+    carry = carry if kind == "gru" else (carry, 2 * carry)
+    module = ScannedRecurrence(kind, h)
+    params = module.init(key_p, carry, inputs, starts)["params"]
+    # perturb the zero-initialised biases so they are compared too
+    params = jax.tree.map(lambda x: x + 0.1 * jnp.arange(x.size).reshape(x.shape) / x.size, params)
+    final, outputs = module.apply({"params": params}, carry, inputs, starts)
+
+    gates = ("r", "z", "n") if kind == "gru" else ("i", "f", "g", "o")
+    k_i, k_h = np.split(params["input_kernel"], len(gates), 1), np.split(
+        params["recurrent_kernel"], len(gates), 1
+    )
+    b_i = np.split(params["input_bias"], len(gates))
+    flax_params = {}
+    for g, ki, kh, bi in zip(gates, k_i, k_h, b_i, strict=True):
+        if kind == "gru":  # flax: the input Dense has the bias, hn has its own
+            flax_params[f"i{g}"] = {"kernel": ki, "bias": bi}
+            flax_params[f"h{g}"] = {"kernel": kh}
+        else:  # flax: the hidden Dense has the bias
+            flax_params[f"i{g}"] = {"kernel": ki}
+            flax_params[f"h{g}"] = {"kernel": kh, "bias": bi}
+    if kind == "gru":
+        flax_params["hn"]["bias"] = params["recurrent_bias_n"]
+    cell = (nn.GRUCell if kind == "gru" else nn.LSTMCell)(features=h)
+    state = carry
+    for step in range(t):
+        state = reset_carry(state, starts[step])
+        state, out = cell.apply({"params": flax_params}, state, inputs[step])
+        np.testing.assert_allclose(np.asarray(outputs[step]), np.asarray(out), atol=1e-5)
+    for ours, theirs in zip(jax.tree.leaves(final), jax.tree.leaves(state), strict=True):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-5)
+
+
 def test_reset_zeroes_exactly_the_rows_that_start():
     carry = (jnp.ones((3, 2)), 2 * jnp.ones((3, 2)))
     out = reset_carry(carry, jnp.array([False, True, False]))
