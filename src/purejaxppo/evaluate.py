@@ -9,11 +9,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from purejaxppo.action_masks import env_action_masks
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.networks.distributions import DistFn, distribution_fn
 from purejaxppo.normalize import normalize_obs
 from purejaxppo.types import RunnerState, RunningStats
 
-ActFn = Callable[[Any, RunningStats, jax.Array, jax.Array], jax.Array]
+# act(params, obs_stats, obs, key, mask=None) -> action
+ActFn = Callable[..., jax.Array]
 
 
 @struct.dataclass
@@ -25,34 +28,55 @@ class EvalOutput:
     finished: jax.Array  # bool: the episode ended within the scan (else returns are partial)
 
 
-def make_act(apply_fn: Callable, normalize: bool, obs_clip: float, deterministic: bool) -> ActFn:
-    """Builds `act(params, obs_stats, obs, key) -> action` for raw observations `[*batch, *obs]`.
+def make_act(
+    apply_fn: Callable,
+    normalize: bool,
+    obs_clip: float,
+    deterministic: bool,
+    dist_fn: DistFn | None = None,
+) -> ActFn:
+    """Builds `act(params, obs_stats, obs, key, mask=None) -> action` for raw observations
+    `[*batch, *obs]`.
 
     Observations are normalized with `obs_stats` when `normalize` is set (as in training);
     `deterministic` takes the distribution's mode (arg-max logit / Gaussian mean) and ignores
-    `key`, otherwise an action is sampled. Actions are shaped `[*batch]` or `[*batch, A]`.
+    `key`, otherwise an action is sampled. `dist_fn(dist, mask)` makes the network's
+    distribution the action space's (default: the network's own, restricted to the legal
+    actions where `mask [*batch, size]` is given: the mode is then legal too). Actions are
+    shaped `[*batch]`, `[*batch, len(nvec)]` (multi-discrete) or `[*batch, A]` (continuous).
     """
+    dist_fn = dist_fn or distribution_fn(None)  # masks only
 
-    def act(params: Any, obs_stats: RunningStats, obs: jax.Array, key: jax.Array) -> jax.Array:
+    def act(params: Any, obs_stats: RunningStats, obs: jax.Array, key: jax.Array, mask=None):
         obs_in = normalize_obs(obs_stats, obs, obs_clip) if normalize else obs
         dist, _ = apply_fn(params, obs_in)
-        return dist.mode() if deterministic else dist.sample(seed=key)
+        return _choose(dist_fn(dist, mask), deterministic, key)
 
     return act
 
 
-def make_act_step(network: Any, normalize: bool, obs_clip: float, deterministic: bool):
-    """Builds `act_step(params, obs_stats, obs, carry, starts, key) -> (action, carry)` for a
-    recurrent `network` (its `step`, with the reset convention of
-    `purejaxppo.networks.recurrent`) or a feed-forward one (the carry passes through)."""
-    if not hasattr(network, "step"):
-        act = make_act(network.apply, normalize, obs_clip, deterministic)
-        return lambda params, stats, obs, carry, starts, key: (act(params, stats, obs, key), carry)
+def _choose(dist: Any, deterministic: bool, key: jax.Array) -> jax.Array:
+    return dist.mode() if deterministic else dist.sample(seed=key)
 
-    def act_step(params, obs_stats, obs, carry, starts, key):
+
+def make_act_step(network: Any, normalize: bool, obs_clip: float, deterministic: bool):
+    """Builds `act_step(params, obs_stats, obs, carry, starts, key, mask=None) -> (action,
+    carry)` for a recurrent `network` (its `step`, with the reset convention of
+    `purejaxppo.networks.recurrent`) or a feed-forward one (the carry passes through). The
+    action space's distribution comes from `network.spec.nvec`; `mask [B, size]`, where given,
+    restricts it to the legal actions (as `make_act`)."""
+    dist_fn = distribution_fn(getattr(network.spec, "nvec", None))
+    if not hasattr(network, "step"):
+        act = make_act(network.apply, normalize, obs_clip, deterministic, dist_fn)
+        return lambda params, stats, obs, carry, starts, key, mask=None: (
+            act(params, stats, obs, key, mask),
+            carry,
+        )
+
+    def act_step(params, obs_stats, obs, carry, starts, key, mask=None):
         obs_in = normalize_obs(obs_stats, obs, obs_clip) if normalize else obs
         carry, dist, _ = network.step(params, carry, obs_in, starts)
-        return (dist.mode() if deterministic else dist.sample(seed=key)), carry
+        return _choose(dist_fn(dist, mask), deterministic, key), carry
 
     return act_step
 
@@ -114,9 +138,10 @@ def evaluate_episodes(
     """Runs `num_episodes` fresh environments for `steps` steps with `act`; each env's first
     episode counts (a done mask stops its sums, whatever auto-reset starts afterwards).
 
-    `act` is `act(params, obs_stats, obs, key) -> action`, or, when `carry` (the initial
-    carry, `[num_episodes, ...]`) is given, `make_act_step`'s `act_step`, whose carry is reset
-    at each episode's first step.
+    `act` is `act(params, obs_stats, obs, key, mask=None) -> action`, or, when `carry` (the
+    initial carry, `[num_episodes, ...]`) is given, `make_act_step`'s `act_step`, whose carry
+    is reset at each episode's first step. Where `env` has `action_mask`, every step passes
+    the legal actions `mask [num_episodes, size]` of the states acted on.
 
     Returns:
         `EvalOutput`, leaves `[num_episodes]`; raw environment rewards.
@@ -128,7 +153,7 @@ def evaluate_episodes(
     )
     if carry is None:
         plain = act
-        act = lambda p, stats, o, c, starts, k: (plain(p, stats, o, k), c)  # noqa: E731
+        act = lambda p, stats, o, c, starts, k, *mask: (plain(p, stats, o, k, *mask), c)  # noqa: E731
         carry = ()
     zeros = jnp.zeros((num_episodes,), jnp.float32)
     starts = jnp.ones_like(zeros, bool)
@@ -137,7 +162,9 @@ def evaluate_episodes(
     def step(loop, _):
         state, obs, carry, starts, returns, lengths, active, key = loop
         key, act_key, env_key = jax.random.split(key, 3)
-        action, carry = act(params, obs_stats, obs, carry, starts, act_key)
+        mask = env_action_masks(env, state, env_params)  # passed only where the env has one
+        masks = () if mask is None else (mask,)
+        action, carry = act(params, obs_stats, obs, carry, starts, act_key, *masks)
         obs, state, reward, terminated, truncated, _ = step_envs(
             jax.random.split(env_key, num_episodes), state, action, env_params
         )

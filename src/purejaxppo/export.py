@@ -4,16 +4,13 @@ from a run folder or a member of a sweep folder."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
-
-PolicyFn = Callable[..., jax.Array]
+from purejaxppo.policy import PolicyFn, policy_of_run
 
 
 @dataclasses.dataclass
@@ -150,16 +147,20 @@ def load_policy(
             (config.yaml names it `python:<Name>`); an importable one is rebuilt by itself.
 
     Returns:
-        `policy(obs, key=None) -> action` for raw observations `[*obs_shape]` or
-        `[batch, *obs_shape]`; actions `[]`/`[batch]` (discrete) or `[..., A]` (continuous).
-        jit/vmap-able. It also carries `.params`, `.obs_stats`, `.config` and `.step`.
-        A recurrent policy (`recurrent: gru|lstm`) is `policy(obs, carry, key=None) ->
-        (action, carry)`: start from `policy.initial_carry(batch=None)` and call
-        `carry = policy.reset(carry, done)` where an episode ended (zeros those rows).
+        `policy(obs, key=None, action_mask=None) -> action` for raw observations
+        `[*obs_shape]` or `[batch, *obs_shape]`; actions `[]`/`[batch]` (discrete), `[...,
+        len(nvec)]` (multi-discrete) or `[..., A]` (continuous). jit/vmap-able. It also
+        carries `.params`, `.obs_stats`, `.config`, `.step` and `.masked`. A recurrent policy
+        (`recurrent: gru|lstm`) is `policy(obs, carry, key=None, action_mask=None) -> (action,
+        carry)`: start from `policy.initial_carry(batch=None)` and call `carry =
+        policy.reset(carry, done)` where an episode ended (zeros those rows).
+        Where the run's environment has `action_mask` (`policy.masked`), `action_mask`
+        (bool `[size]` or `[batch, size]`, e.g. `env.action_mask(state, params)`) is required
+        and the policy, greedy or sampled, picks legal actions only.
     """
     config, checkpoint = restore_run(run_dir, step, run, network)
     index = seed_index(checkpoint.meta, seed)
-    policy = _policy(config, checkpoint.state, index, deterministic)
+    policy = policy_of_run(config, checkpoint.state, index, deterministic)
     policy.step = checkpoint.step
     return policy
 
@@ -169,72 +170,11 @@ def policy_from_result(result: Any, index: int = 0, deterministic: bool = False)
     observation normalization folded in; the same contract as `load_policy`'s policy.
 
     Returns:
-        `policy(obs, key=None) -> action`, jit/vmap-able, carrying `.params` and `.obs_stats`.
+        `policy(obs, key=None, action_mask=None) -> action`, jit/vmap-able, carrying
+        `.params` and `.obs_stats`.
     """
     if not 0 <= index < result.num_seeds:
         raise ConfigError(
             f"index {index} is out of range: the result holds {result.num_seeds} runs"
         )
-    return _policy(result.config, result.runner_state, index, deterministic)
-
-
-def _policy(config: PPOConfig, state: Any, index: int, deterministic: bool) -> PolicyFn:
-    """The policy of run `index` of a batched runner state, normalization folded in."""
-    from purejaxppo.evaluate import make_act
-    from purejaxppo.train import make_train
-
-    params = jax.tree.map(lambda x: x[index], state.params)
-    obs_stats = jax.tree.map(lambda x: x[index], state.obs_stats)
-    network = make_train(config).network
-    if hasattr(network, "step"):
-        policy = _recurrent_policy(config, network, params, obs_stats, deterministic)
-    else:
-        act = make_act(network.apply, config.normalize_observations, config.obs_clip, deterministic)
-
-        def policy(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
-            return act(params, obs_stats, obs, _key(key, deterministic))
-
-    policy.params, policy.obs_stats, policy.config = params, obs_stats, config
-    return policy
-
-
-def _key(key: jax.Array | None, deterministic: bool) -> jax.Array:
-    if key is None:
-        if not deterministic:
-            raise ConfigError("a sampling policy needs a PRNG key: policy(obs, ..., key)")
-        return jax.random.PRNGKey(0)  # unused by the mode
-    return key
-
-
-def _recurrent_policy(config, network, params, obs_stats, deterministic) -> PolicyFn:
-    """`policy(obs, carry, key=None) -> (action, carry)` with `.initial_carry(batch=None)` and
-    `.reset(carry, done)`; one observation `[*obs_shape]` with an unbatched carry, or a batch."""
-    from purejaxppo.evaluate import make_act_step
-    from purejaxppo.networks.recurrent import reset_carry
-
-    act = make_act_step(network, config.normalize_observations, config.obs_clip, deterministic)
-    rank = len(network.spec.obs_shape)
-
-    def policy(obs: jax.Array, carry: Any, key: jax.Array | None = None):
-        single = obs.ndim == rank
-        if single:
-            obs, carry = obs[None], jax.tree.map(lambda c: c[None], carry)
-        starts = jax.numpy.zeros(obs.shape[:1], bool)  # resets are the caller's: see reset
-        action, carry = act(params, obs_stats, obs, carry, starts, _key(key, deterministic))
-        if single:
-            action, carry = action[0], jax.tree.map(lambda c: c[0], carry)
-        return action, carry
-
-    def initial_carry(batch: int | None = None) -> Any:
-        carry = network.initial_carry(1 if batch is None else batch)
-        return jax.tree.map(lambda c: c[0], carry) if batch is None else carry
-
-    def reset(carry: Any, done: jax.Array) -> Any:
-        batched = jax.numpy.ndim(done) > 0
-        if not batched:
-            carry, done = jax.tree.map(lambda c: c[None], carry), jax.numpy.reshape(done, (1,))
-        carry = reset_carry(carry, done)
-        return carry if batched else jax.tree.map(lambda c: c[0], carry)
-
-    policy.initial_carry, policy.reset, policy.recurrent = initial_carry, reset, True
-    return policy
+    return policy_of_run(result.config, result.runner_state, index, deterministic)

@@ -12,6 +12,8 @@ from purejaxppo.types import LossInfo, Transition
 
 # apply_fn(params, obs) -> (distribution, value); the distribution has log_prob and entropy.
 ApplyFn = Callable[[Any, jax.Array], tuple[Any, jax.Array]]
+# dist_fn(dist, mask or None) -> the action space's distribution (multi-discrete, masked)
+DistFn = Callable[[Any, jax.Array | None], Any]
 
 
 def normalize(x: jax.Array, eps: float = 1e-8) -> jax.Array:
@@ -30,6 +32,7 @@ def ppo_loss(
     ent_coef: jax.Array | float,
     clip_value_loss: bool = True,
     normalize_advantages: bool = True,
+    dist_fn: DistFn | None = None,
 ) -> tuple[jax.Array, LossInfo]:
     """PPO loss for one minibatch of B transitions.
 
@@ -46,11 +49,19 @@ def ppo_loss(
         advantages, targets: `[B]` GAE advantages and value targets.
         clip_eps, vf_coef, ent_coef: scalars (may be traced).
         clip_value_loss, normalize_advantages: static flags.
+        dist_fn: applied to the network's distribution with `batch.action_mask` (`[B, size]`
+            or None): a multi-discrete split and the legal-action mask, so log-probabilities
+            renormalize over the legal actions and the entropy is theirs alone. None: the
+            network's distribution as it is (then `batch.action_mask` must be None).
 
     Returns:
         (total loss scalar, `LossInfo` of scalars).
     """
     dist, value = apply_fn(params, batch.obs)
+    if dist_fn is not None:
+        dist = dist_fn(dist, batch.action_mask)
+    elif batch.action_mask is not None:
+        raise ValueError("ppo_loss: a batch with action_mask needs dist_fn to apply it")
     log_prob = dist.log_prob(batch.action)
     log_ratio = log_prob - batch.log_prob
     ratio = jnp.exp(log_ratio)

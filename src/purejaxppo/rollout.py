@@ -7,7 +7,8 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.loss import ApplyFn
+from purejaxppo.action_masks import env_action_masks
+from purejaxppo.loss import ApplyFn, DistFn
 from purejaxppo.normalize import normalize_obs, scale_reward, update_stats
 from purejaxppo.types import RunnerState, Transition
 
@@ -40,6 +41,7 @@ def collect_rollout(
     obs_clip: float,
     reward_clip: float,
     recurrent: SteppedPolicy | None = None,
+    dist_fn: DistFn | None = None,
 ) -> tuple[RunnerState, Transition]:
     """Steps every environment `num_steps` times with the current policy.
 
@@ -54,6 +56,10 @@ def collect_rollout(
             every step, following `purejaxppo.networks.recurrent`'s reset convention, and
             `Transition.start` is kept. Its pre-reset observations' values come from the same
             batched cell call as the next step's action (both start from this step's carry).
+        dist_fn: `dist_fn(dist, mask) -> dist`, the action space's distribution (a
+            multi-discrete split; where the env has `action_mask`, its legal actions `[N,
+            size]` in the state acted on, kept as `Transition.action_mask`). None: the
+            network's distribution as it is, and no mask.
 
     Returns:
         (advanced runner state, `Transition` with leaves `[num_steps, num_envs, ...]`).
@@ -81,7 +87,14 @@ def collect_rollout(
         )
         return state, (reward, terminated, truncated, done, info)
 
-    def transition(obs_in, action, log_prob, value, final_value, starts, outcome) -> Transition:
+    def act(state: RunnerState, dist: Any, key: jax.Array):
+        """(action, log_prob, legal actions `[N, size]` or None) in the current env state."""
+        mask = env_action_masks(env, state.env_state, env_params) if dist_fn else None
+        dist = dist_fn(dist, mask) if dist_fn else dist
+        return (*dist.sample_and_log_prob(seed=key), mask)
+
+    def transition(obs_in, acted, value, final_value, starts, outcome) -> Transition:
+        action, log_prob, mask = acted
         reward, terminated, truncated, _, info = outcome
         return Transition(
             obs=obs_in,
@@ -95,19 +108,20 @@ def collect_rollout(
             episode_return=info["episode_return"],
             episode_length=info["episode_length"],
             start=starts,
+            action_mask=mask,
         )
 
     def feed_forward_step(state: RunnerState, _):
         rng, act_key, env_key = jax.random.split(state.rng, 3)
         obs_in = policy_input(state, state.obs, normalize_observations, obs_clip)
         dist, value = apply_fn(state.params, obs_in)
-        action, log_prob = dist.sample_and_log_prob(seed=act_key)
-        state, outcome = step_env(state.replace(rng=rng), env_key, action)
+        acted = act(state, dist, act_key)
+        state, outcome = step_env(state.replace(rng=rng), env_key, acted[0])
         final_in = policy_input(
             state, outcome[4]["final_observation"], normalize_observations, obs_clip
         )
         final_value = apply_fn(state.params, final_in)[1]
-        return state, transition(obs_in, action, log_prob, value, final_value, None, outcome)
+        return state, transition(obs_in, acted, value, final_value, None, outcome)
 
     if recurrent is None:
         return jax.lax.scan(feed_forward_step, runner_state, None, length=num_steps)
@@ -116,9 +130,9 @@ def collect_rollout(
         # `ahead`: this step's input and the policy's outputs for it, computed last step
         state, (obs_in, carry, policy, value) = scan_carry
         rng, act_key, env_key = jax.random.split(state.rng, 3)
-        action, log_prob = recurrent.distribution(policy).sample_and_log_prob(seed=act_key)
+        acted = act(state, recurrent.distribution(policy), act_key)
         starts = state.start
-        state, outcome = step_env(state.replace(rng=rng, carry=carry), env_key, action)
+        state, outcome = step_env(state.replace(rng=rng, carry=carry), env_key, acted[0])
         done = outcome[3]
         next_in = policy_input(state, state.obs, normalize_observations, obs_clip)
         final_in = policy_input(
@@ -142,7 +156,7 @@ def collect_rollout(
         ahead = (next_in, first(both_carry), next_policy, both_value[:num_envs])
         state = state.replace(start=done)
         final_value = both_value[num_envs:]
-        record = transition(obs_in, action, log_prob, value, final_value, starts, outcome)
+        record = transition(obs_in, acted, value, final_value, starts, outcome)
         return (state, ahead), record
 
     obs_in = policy_input(runner_state, runner_state.obs, normalize_observations, obs_clip)

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from purejaxppo.action_masks import check_trial_mask, fully_masked
 from purejaxppo.config import ConfigError, Hyperparams, PPOConfig
 from purejaxppo.envs import make_env
 from purejaxppo.evaluate import EVAL_STREAM, make_training_eval
@@ -15,6 +16,7 @@ from purejaxppo.gae import bootstrap_values, gae
 from purejaxppo.imports import run_imports
 from purejaxppo.networks import NetworkSpec
 from purejaxppo.networks.build import policy_network
+from purejaxppo.networks.distributions import distribution_fn
 from purejaxppo.networks.recurrent import RecurrentPolicy
 from purejaxppo.normalize import init_reward_scaler, init_stats, update_stats
 from purejaxppo.rollout import collect_rollout, policy_input
@@ -50,8 +52,9 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
         value)`), `train.env` and `train.env_params`.
 
     Raises:
-        ConfigError: unknown environment, an option that does not fit its action space, or a
-            network that breaks the contract.
+        ConfigError: unknown environment, an option that does not fit its action space, an
+            action mask that allows nothing on reset (`purejaxppo.action_masks`), or a network
+            that breaks the contract.
     """
     if network is not None:
         config = config.replace(network=network)
@@ -65,13 +68,15 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             f"log_std_init applies to continuous actions only; {config.env_id} has discrete "
             "actions: remove log_std_init"
         )
+    check_trial_mask(env, env_params, config.env_id)
     obs_shape = tuple(jax.eval_shape(env.reset, jax.random.PRNGKey(0), env_params)[0].shape)
     spec = NetworkSpec(
-        obs_shape, action.size, action.discrete, config.hidden_sizes, config.activation
+        obs_shape, action.size, action.discrete, config.hidden_sizes, config.activation, action.nvec
     )
     network = policy_network(config, spec)
     recurrent = isinstance(network, RecurrentPolicy)
     apply_fn = network.apply
+    dist_fn = distribution_fn(action.nvec)  # multi-discrete split, legal-action masks
     evaluate = make_training_eval(config, env, env_params, network)
     steps_per_update = config.update_epochs * config.num_minibatches
     total_opt_steps = config.num_updates * steps_per_update
@@ -141,6 +146,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             obs_clip=config.obs_clip,
             reward_clip=config.reward_clip,
             recurrent=network if recurrent else None,
+            dist_fn=dist_fn,
         )
         # ADVANTAGES
         advantages, targets = advantages_and_targets(state, traj, hparams)
@@ -169,10 +175,16 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             clip_value_loss=config.clip_value_loss,
             normalize_advantages=config.normalize_advantages,
             split=shuffle_sequences if recurrent else None,
+            dist_fn=dist_fn,
         )
         # METRICS
         done = jnp.logical_or(traj.terminated, traj.truncated)
         finished = done.sum().astype(jnp.int32)
+        no_legal = (
+            jnp.int32(0)
+            if traj.action_mask is None
+            else fully_masked(traj.action_mask, action.nvec).sum(dtype=jnp.int32)
+        )
         per_episode = lambda x: jnp.where(  # noqa: E731
             finished > 0, x.sum() / jnp.maximum(finished, 1), jnp.nan
         )
@@ -190,6 +202,7 @@ def make_train(config: PPOConfig, network: Any = None) -> TrainFn:
             learning_rate=info.learning_rate,
             minibatches_applied=info.minibatches_applied,
             env_steps=(state.update + 1) * config.batch_size,
+            fully_masked_steps=no_legal,
             eval_return=jnp.float32(jnp.nan),
             eval_length=jnp.float32(jnp.nan),
         )

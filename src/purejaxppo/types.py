@@ -20,7 +20,9 @@ class Transition:
     """
 
     obs: jax.Array  # [T, N, *obs_shape]
-    action: jax.Array  # [T, N] (discrete) or [T, N, A] (continuous, the unclipped sample)
+    # [T, N] (discrete), [T, N, K] int32 (MultiDiscrete, K = len(nvec)) or [T, N, A]
+    # (continuous, the unclipped sample)
+    action: jax.Array
     reward: jax.Array  # [T, N]
     terminated: jax.Array  # [T, N] bool: the episode ended in a terminal state
     truncated: jax.Array  # [T, N] bool: the episode was cut by a time limit (and not terminated)
@@ -31,6 +33,8 @@ class Transition:
     episode_length: jax.Array  # [T, N] length of an episode ending at t, else 0
     # [T, N] bool: obs[t] starts an episode (the carry was reset before it); recurrent only
     start: jax.Array | None = None
+    # [T, N, size] bool: the legal actions at obs[t]; None when the env has no action_mask
+    action_mask: jax.Array | None = None
 
 
 @struct.dataclass
@@ -102,6 +106,9 @@ class Metrics:
     # Evaluation on fresh environments after this update (config.eval_every); NaN if none ran.
     eval_return: jax.Array  # float32 mean raw return of the evaluation's finished episodes
     eval_length: jax.Array  # float32 their mean length
+    # int32: rollout steps (x envs) whose action mask allowed no action (in some component),
+    # where the policy acted unmasked instead (`purejaxppo.action_masks`); 0 without masks
+    fully_masked_steps: jax.Array
 
 
 @struct.dataclass

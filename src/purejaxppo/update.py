@@ -10,7 +10,7 @@ import optax
 from flax import struct
 
 from purejaxppo.config import Hyperparams
-from purejaxppo.loss import ApplyFn, ppo_loss
+from purejaxppo.loss import ApplyFn, DistFn, ppo_loss
 from purejaxppo.types import LossInfo, Transition
 
 
@@ -101,6 +101,7 @@ def ppo_update(
     clip_value_loss: bool,
     normalize_advantages: bool,
     split: Any = None,
+    dist_fn: DistFn | None = None,
 ) -> tuple[Any, Any, UpdateInfo]:
     """Runs `update_epochs` passes of `num_minibatches` gradient steps over one flattened rollout.
 
@@ -114,6 +115,7 @@ def ppo_update(
         split: `split(key, (batch, advantages, targets), num_minibatches)` -> minibatches with
             a leading `[num_minibatches]` axis; default `shuffle_minibatches` of a flat batch
             (`shuffle_sequences` for a recurrent policy's `[T, N]` rollout).
+        dist_fn: `ppo_loss`'s (the action space's distribution; applies `batch.action_mask`).
 
     Returns:
         (new params, new optimizer state, `UpdateInfo` of scalars).
@@ -135,6 +137,7 @@ def ppo_update(
             hparams.ent_coef,
             clip_value_loss,
             normalize_advantages,
+            dist_fn,
         )
         too_far = jnp.logical_and(hparams.target_kl > 0, info.approx_kl > hparams.target_kl)
         stopped = jnp.logical_or(stopped, too_far)

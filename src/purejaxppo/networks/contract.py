@@ -8,9 +8,14 @@ The contract, for the built-in `ActorCritic` and any flax linen module of yours 
 - It returns `(policy, value)`:
   - `value`: float `[batch]`, the critic's estimate;
   - discrete actions (`Discrete(n)`): `policy` is logits `[batch, n]` (a Categorical);
+  - multi-discrete actions (`MultiDiscrete(nvec)`): `policy` is logits `[batch, sum(nvec)]`,
+    split by `nvec` into one Categorical per component (`spec.nvec`; actions `[batch,
+    len(nvec)]`); `spec.action_size` is `sum(nvec)`;
   - continuous actions (1-D Box of size A): `policy` is a pair `(mean [batch, A],
     log_std [batch, A] or [A])`, a diagonal Gaussian; actions are clipped to the bounds by
     the environment wrapper, log-probabilities are those of the unclipped sample.
+- Legal-action masks (an environment's `action_mask`) are applied by the trainer to the
+  distribution, never seen by the network: it returns logits for every action.
 - Actor and critic may share layers or not; use `purejaxppo.networks.orthogonal` rather than
   `nn.initializers.orthogonal` (the latter can deadlock on CPU when vmapped over many seeds).
 - Your network is feed-forward: recurrent policies are the built-in ones of
@@ -44,10 +49,11 @@ class NetworkSpec:
     """What a network factory is told about the task (and the config's MLP settings)."""
 
     obs_shape: tuple[int, ...]  # one observation, without the batch axis
-    action_size: int  # number of actions (discrete) or action dimensions (continuous)
+    action_size: int  # number of logits (discrete: n, or sum(nvec)) or action dimensions
     discrete: bool
     hidden_sizes: tuple[int, ...] = (64, 64)  # the config's hidden_sizes, a factory may use it
     activation: str = "tanh"  # the config's activation name
+    nvec: tuple[int, ...] | None = None  # MultiDiscrete(nvec) component sizes, else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +90,7 @@ class PolicyNetwork:
     def apply(self, params: Any, obs: jax.Array):
         """`(action distribution with batch shape [*batch], value [*batch])` for `obs`."""
         policy, value = self.outputs(params, obs)
-        return as_distribution(policy, self.spec.discrete), value
+        return as_distribution(policy, self.spec.discrete, self.spec.nvec), value
 
 
 def resolve_reference(reference: str) -> Any:
@@ -200,9 +206,11 @@ def check_network(network: PolicyNetwork, name: str) -> None:
     n = spec.action_size
     if spec.discrete:
         if not hasattr(policy, "shape") or tuple(policy.shape) != (batch, n):
+            nvec = spec.nvec
+            what = f"{n} discrete actions" if nvec is None else f"MultiDiscrete{list(nvec)}"
             raise ConfigError(
-                f"{where} returned a policy output shaped {_shape(policy)}; for {n} discrete "
-                f"actions it must be logits [{batch}, {n}]"
+                f"{where} returned a policy output shaped {_shape(policy)}; for {what} it "
+                f"must be logits [{batch}, {n}]"
             )
     else:
         ok = (
