@@ -32,12 +32,12 @@ __all__ = [
     "validate_hparams",
 ]
 
-
 # Hidden activations by name; purejaxppo.networks.ACTIVATIONS maps each to its function.
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "swish", "elu", "leaky_relu")
-RECURRENT = ("none", "gru", "lstm")  # the recurrent cell between the MLP encoder and the heads
-# Fields that define the environment: changing one drops a `reference_return` not given anew.
-ENV_FIELDS = ("env_id", "env_kwargs", "env_params")
+RECURRENT = ("none", "gru", "lstm")  # the recurrent cell between the encoder and the heads
+ENCODERS = ("mlp", "cnn")  # what reads the observation: flatten + MLP, or convolutions first
+CNN_FIELDS = ("cnn_channels", "cnn_kernel_sizes", "cnn_strides")  # one entry per conv layer
+ENV_FIELDS = ("env_id", "env_kwargs", "env_params")  # changing one drops a stale reference_return
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,7 +63,12 @@ class PPOConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP widths of actor and critic
     activation: str = "tanh"  # hidden activation, one of ACTIVATIONS
     shared_network: bool = False  # one trunk for actor and critic instead of two MLPs
-    recurrent: str = "none"  # a GRU or LSTM cell after the MLP encoder: none, gru or lstm
+    encoder: str = "mlp"  # mlp: flat observation -> MLP; cnn: convolutions over [H, W, C] first
+    # encoder: cnn's layers, for 10x10 MinAtar: stride 1 keeps 1-cell objects, 2 halves the grid
+    cnn_channels: tuple[int, ...] = (16, 32)  # output channels of each conv layer
+    cnn_kernel_sizes: tuple[int, ...] = (3, 3)  # square kernel size of each conv layer
+    cnn_strides: tuple[int, ...] = (1, 2)  # stride of each conv layer ("SAME" padding)
+    recurrent: str = "none"  # a GRU or LSTM cell after the encoder: none, gru or lstm
     recurrent_size: int = 128  # features of the recurrent cell's carry
     obs_mask: tuple[int, ...] = ()  # flat observation entries the agent never sees (zeroed)
     log_std_init: float | None = None  # Gaussian policy's initial log std (continuous only; 0)
@@ -87,44 +92,30 @@ class PPOConfig:
             object.__setattr__(self, name, frozen_items(getattr(self, name), name))
         if isinstance(self.imports, str):
             object.__setattr__(self, "imports", (self.imports,))
-        object.__setattr__(self, "imports", tuple(self.imports))
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        object.__setattr__(self, "obs_mask", tuple(self.obs_mask))
+        for name in ("imports", "hidden_sizes", "obs_mask", *CNN_FIELDS):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         self._validate()
 
     def _validate(self) -> None:
-        for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs"):
+        positive = ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches")
+        for name in (*positive, "eval_episodes", "recurrent_size"):
             _check_count(name, getattr(self, name), 1, "a positive integer")
-        _check_count("num_minibatches", self.num_minibatches, 1, "a positive integer")
         _check_count("eval_every", self.eval_every, 0, "0 (off) or a positive number of updates")
-        _check_count("eval_episodes", self.eval_episodes, 1, "a positive integer")
-        _check_count("recurrent_size", self.recurrent_size, 1, "a positive integer")
-        if self.recurrent not in RECURRENT:
-            raise ConfigError(
-                f"recurrent must be one of {', '.join(RECURRENT)}, got {self.recurrent!r}"
-            )
-        if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.obs_mask):
-            raise ConfigError(
-                f"obs_mask must be a list of observation indices (integers >= 0), got "
-                f"{list(self.obs_mask)!r}"
-            )
+        _check_choice("recurrent", self.recurrent, RECURRENT)
+        _check_choice("encoder", self.encoder, ENCODERS)
+        _check_ints("obs_mask", self.obs_mask, 0, "a list of observation indices (integers >= 0)")
+        for name in ("hidden_sizes", *CNN_FIELDS):
+            _check_ints(name, getattr(self, name), 1, "a non-empty list of positive integers")
+        if len({len(getattr(self, name)) for name in CNN_FIELDS}) > 1:
+            sizes = ", ".join(f"{name}={list(getattr(self, name))}" for name in CNN_FIELDS)
+            raise ConfigError(f"{sizes} must have one entry per conv layer (the same length)")
         if self.recurrent != "none" and self.num_envs % self.num_minibatches:
             raise ConfigError(
                 f"a recurrent policy's minibatches split the environments, never time: "
                 f"num_envs={self.num_envs} does not divide into num_minibatches="
                 f"{self.num_minibatches}; pick num_minibatches among {_divisors(self.num_envs)}"
             )
-        if not self.hidden_sizes or any(
-            isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in self.hidden_sizes
-        ):
-            raise ConfigError(
-                f"hidden_sizes must be a non-empty list of positive integers, got "
-                f"{list(self.hidden_sizes)!r}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
-            )
+        _check_choice("activation", self.activation, ACTIVATIONS)
         if any(not isinstance(m, str) or not m for m in self.imports):
             raise ConfigError(f"imports must be a list of module names, got {list(self.imports)!r}")
         self._validate_network()
@@ -204,8 +195,7 @@ class PPOConfig:
         """Returns a copy with `changes` applied (hyperparameter names go into `hparams`).
 
         Changing the environment (`env_id`, `env_kwargs` or `env_params`) drops
-        `reference_return` unless `changes` gives one: it belonged to the old environment.
-        """
+        `reference_return` unless `changes` gives one: it belonged to the old environment."""
         hp_changes = {k: changes.pop(k) for k in list(changes) if k in HPARAM_FIELDS}
         if hp_changes:
             changes["hparams"] = changes.get("hparams", self.hparams).replace(**hp_changes)
@@ -219,8 +209,7 @@ class PPOConfig:
 
 def frozen_items(value: Any, name: str = "value") -> tuple[tuple[str, Any], ...]:
     """A mapping (or its items) as sorted, hashable `(key, value)` pairs; lists become tuples."""
-    if isinstance(value, Mapping):
-        value = value.items()
+    value = value.items() if isinstance(value, Mapping) else value
     try:
         return tuple(sorted((str(k), _frozen(v)) for k, v in value))
     except (TypeError, ValueError):
@@ -238,6 +227,20 @@ def _frozen(value: Any) -> Any:
 def _check_count(name: str, value: Any, minimum: int, kind: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be {kind}, got {value!r}")
+
+
+def _check_ints(name: str, values: tuple[Any, ...], minimum: int, kind: str) -> None:
+    bad = any(isinstance(i, bool) or not isinstance(i, int) or i < minimum for i in values)
+    if bad or (minimum > 0 and not values):
+        raise ConfigError(f"{name} must be {kind}, got {list(values)!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        from purejaxppo.config_keys import did_you_mean  # it imports this module
+
+        hint = did_you_mean(value, choices)
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}{hint}")
 
 
 def _divisors(n: int) -> str:

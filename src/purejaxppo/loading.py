@@ -16,22 +16,18 @@ from purejaxppo.config_keys import suggest_key as suggest_key  # re-exported
 
 _INT_FIELDS = {"num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"}
 _INT_FIELDS |= {"eval_every", "eval_episodes", "recurrent_size"}
-_BOOL_FIELDS = {
-    "shared_network",
-    "anneal_lr",
-    "clip_value_loss",
-    "normalize_advantages",
-    "normalize_observations",
-    "normalize_rewards",
-    "bootstrap_truncated",
-    "eval_deterministic",
-}
+_BOOL_FIELDS = {"shared_network", "anneal_lr", "clip_value_loss", "normalize_advantages"}
+_BOOL_FIELDS |= {"normalize_observations", "normalize_rewards", "bootstrap_truncated"}
+_BOOL_FIELDS |= {"eval_deterministic"}
 _OPTIONAL_FIELDS = {"reference_return", "log_std_init"}
 _FLOAT_FIELDS = {"obs_clip", "reward_clip", *_OPTIONAL_FIELDS, *HPARAM_FIELDS}
-_STR_FIELDS = {"env_id", "activation", "recurrent"}
+_STR_FIELDS = {"env_id", "activation", "recurrent", "encoder"}
 _INT_LIST_FIELDS = {
     "hidden_sizes": "a list of integers, e.g. [64, 64]",
     "obs_mask": "a list of observation indices, e.g. [1, 3]",
+    "cnn_channels": "a list of integers, one per conv layer, e.g. [16, 32]",
+    "cnn_kernel_sizes": "a list of integers, one per conv layer, e.g. [3, 3]",
+    "cnn_strides": "a list of integers, one per conv layer, e.g. [1, 2]",
 }
 _MAPPING_FIELDS = {
     "env_kwargs": "a mapping of the environment constructor's keyword arguments",
@@ -229,7 +225,7 @@ def config_to_dict(config: PPOConfig) -> dict[str, Any]:
         value = getattr(config, name)
         if name in _MAPPING_FIELDS:
             value = _thawed(value)
-        elif name in ("hidden_sizes", "imports", "obs_mask"):
+        elif name in ("imports", *_INT_LIST_FIELDS):
             value = list(value)
         elif name == "network" and value is not None:
             value = network_reference(value) or f"{PYTHON_NETWORK}{network_name(value)}"

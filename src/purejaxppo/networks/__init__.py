@@ -1,6 +1,8 @@
-"""Networks: the contract a policy-value network follows, the built-in MLP actor-critic, and
-the action distributions (`distributions` is the only module that imports distrax)."""
+"""Networks: the contract a policy-value network follows, the built-in MLP and CNN
+actor-critics, and the action distributions (`distributions` is the only module that imports
+distrax)."""
 
+from purejaxppo.networks.cnn import CNN, CNNActorCritic, make_cnn_network
 from purejaxppo.networks.contract import (
     NetworkSpec,
     PolicyNetwork,
@@ -15,8 +17,10 @@ from purejaxppo.networks.mlp import ACTIVATIONS, MLP, ActorCritic, dense, make_n
 
 __all__ = [
     "ACTIVATIONS",
+    "CNN",
     "MLP",
     "ActorCritic",
+    "CNNActorCritic",
     "NetworkSpec",
     "PolicyNetwork",
     "as_distribution",
@@ -24,6 +28,7 @@ __all__ = [
     "check_network",
     "dense",
     "greedy_action",
+    "make_cnn_network",
     "make_network",
     "network_name",
     "network_reference",

@@ -58,16 +58,21 @@ class ActorCritic(nn.Module):
     obs_rank: int = 1  # trailing observation axes, flattened before the MLP
     log_std_init: float = 0.0  # initial log standard deviation (continuous actions)
 
+    def encode(self, obs: jax.Array, name: str | None) -> jax.Array:
+        """Features `[*batch, hidden_sizes[-1]]` of observations `[*batch, *obs_shape]`: the
+        flattened observation through an MLP (a subclass may put another encoder first)."""
+        x = obs.reshape(obs.shape[: obs.ndim - self.obs_rank] + (-1,)).astype(jnp.float32)
+        return MLP(self.hidden_sizes, self.activation, name=name)(x)
+
     @nn.compact
     def __call__(self, obs: jax.Array):
         """Maps observations `[*batch, *obs_shape]` to (policy output, value `[*batch]`): logits
         `[*batch, action_size]`, or `(mean [*batch, A], log_std [A])` for continuous actions."""
-        x = obs.reshape(obs.shape[: obs.ndim - self.obs_rank] + (-1,)).astype(jnp.float32)
         if self.shared:
-            actor_features = critic_features = MLP(self.hidden_sizes, self.activation)(x)
+            actor_features = critic_features = self.encode(obs, None)
         else:
-            actor_features = MLP(self.hidden_sizes, self.activation, name="actor")(x)
-            critic_features = MLP(self.hidden_sizes, self.activation, name="critic")(x)
+            actor_features = self.encode(obs, "actor")
+            critic_features = self.encode(obs, "critic")
         head = dense(self.action_size, 0.01)(actor_features)
         value = dense(1, 1.0)(critic_features)[..., 0]
         if self.discrete:

@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from purejaxppo.networks.cnn import CNN, ConvLayers
 from purejaxppo.networks.contract import NetworkSpec
 from purejaxppo.networks.distributions import as_distribution
 from purejaxppo.networks.initializers import orthogonal
@@ -95,6 +96,7 @@ class RecurrentActorCritic(nn.Module):
     shared: bool = False
     obs_rank: int = 1
     log_std_init: float = 0.0
+    conv: ConvLayers = ()  # (channels, kernel, stride) per conv layer; () = no CNN
 
     @nn.compact
     def __call__(self, carry: Carry, obs: jax.Array, starts: jax.Array):
@@ -104,7 +106,9 @@ class RecurrentActorCritic(nn.Module):
         x = obs.reshape(obs.shape[: obs.ndim - self.obs_rank] + (-1,)).astype(jnp.float32)
 
         def trunk(c: Carry, name: str):
-            features = MLP(self.hidden_sizes, self.activation, name=f"{name}_encoder")(x)
+            # the CNN folds [T, B] into one batch axis and back
+            inputs = CNN(self.conv, self.activation, name=f"{name}_cnn")(obs) if self.conv else x
+            features = MLP(self.hidden_sizes, self.activation, name=f"{name}_encoder")(inputs)
             return _ScannedCell(self.cell, self.recurrent_size, name=f"{name}_cell")(
                 c, (features, starts)
             )
@@ -185,6 +189,7 @@ def make_recurrent_network(
     recurrent_size: int,
     shared: bool = False,
     log_std_init: float = 0.0,
+    conv: ConvLayers = (),
 ) -> RecurrentPolicy:
     """The built-in recurrent actor-critic for `spec` (its hidden sizes and activation)."""
     module = RecurrentActorCritic(
@@ -197,6 +202,7 @@ def make_recurrent_network(
         shared=shared,
         obs_rank=len(spec.obs_shape),
         log_std_init=log_std_init,
+        conv=tuple(conv),
     )
     return RecurrentPolicy(module, spec)
 
