@@ -1,5 +1,5 @@
-"""The recurrent actor-critic (MLP encoder -> GRU or LSTM cell -> heads with one hidden layer)
-and its one reset convention.
+"""The recurrent actor-critic (encoder: MLP, or CNN then MLP -> GRU or LSTM cell -> heads with one
+hidden layer) and its one reset convention.
 
 The reset convention, followed by the rollout, the loss replay, evaluation and export alike:
 
@@ -24,24 +24,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from purejaxppo.networks.cells import ScannedRecurrence, reset_rows
 from purejaxppo.networks.cnn import CNN, ConvLayers
 from purejaxppo.networks.contract import NetworkSpec
 from purejaxppo.networks.distributions import as_distribution
-from purejaxppo.networks.initializers import orthogonal
 from purejaxppo.networks.mlp import MLP, dense
 
 Carry = Any  # [B, H] (GRU) or a pair of them (LSTM); a pair of those for separate actor/critic
-
-
-def _cell(kind: str, features: int, name: str) -> nn.RNNCellBase:
-    cell = {"gru": nn.GRUCell, "lstm": nn.LSTMCell}[kind]
-    return cell(
-        features=features,
-        kernel_init=orthogonal(1.0),
-        recurrent_kernel_init=orthogonal(1.0),
-        bias_init=nn.initializers.zeros,
-        name=name,
-    )
 
 
 def zero_carry(kind: str, features: int, batch: int, separate: bool) -> Carry:
@@ -51,32 +40,17 @@ def zero_carry(kind: str, features: int, batch: int, separate: bool) -> Carry:
     return (state, state) if separate else state
 
 
-def reset_carry(carry: Carry, starts: jax.Array) -> Carry:
-    """`carry` with the rows where `starts` (`[B]` bool) set to zero."""
-    return jax.tree.map(lambda c: jnp.where(starts[:, None], 0.0, c), carry)
-
-
-class _CellStep(nn.Module):
-    """One time step of the cell with the reset convention: zero the carry where `starts`."""
-
-    kind: str
-    features: int
-
-    @nn.compact
-    def __call__(self, carry: Carry, inputs: tuple[jax.Array, jax.Array]):
-        features, starts = inputs
-        return _cell(self.kind, self.features, "cell")(reset_carry(carry, starts), features)
-
-
-# Only the cell runs step by step; the encoder and heads see all `[T, B]` rows in one batch
-# (T tiny matmuls per layer, and their gradients, cost far more than one big one on CPU).
-_ScannedCell = nn.scan(
-    _CellStep, variable_broadcast="params", split_rngs={"params": False}, in_axes=0, out_axes=0
-)
+# Only the cell runs step by step (`ScannedRecurrence`, its input projection hoisted out of the
+# scan); the encoder and heads see all `[T, B]` rows in one batch: T tiny matmuls per layer, and
+# their gradients, cost far more than one big one on CPU.
+reset_carry = reset_rows
 
 
 class RecurrentActorCritic(nn.Module):
-    """Encoder MLP -> recurrent cell -> policy and value heads, over a time-major sequence.
+    """Encoder -> recurrent cell -> policy and value heads, over a time-major sequence.
+
+    The encoder is an MLP of `hidden_sizes` over the flattened observation, or, if `conv` lists
+    conv layers (`encoder: cnn`), a `CNN` over `[H, W, C]` observations before that MLP.
 
     Each head has one hidden layer (the last width of `hidden_sizes`) before its output: the
     cell's output is bounded, and a linear value head on it learns large returns slowly (the
@@ -109,8 +83,8 @@ class RecurrentActorCritic(nn.Module):
             # the CNN folds [T, B] into one batch axis and back
             inputs = CNN(self.conv, self.activation, name=f"{name}_cnn")(obs) if self.conv else x
             features = MLP(self.hidden_sizes, self.activation, name=f"{name}_encoder")(inputs)
-            return _ScannedCell(self.cell, self.recurrent_size, name=f"{name}_cell")(
-                c, (features, starts)
+            return ScannedRecurrence(self.cell, self.recurrent_size, name=f"{name}_cell")(
+                c, features, starts
             )
 
         if self.shared:
@@ -191,7 +165,9 @@ def make_recurrent_network(
     log_std_init: float = 0.0,
     conv: ConvLayers = (),
 ) -> RecurrentPolicy:
-    """The built-in recurrent actor-critic for `spec` (its hidden sizes and activation)."""
+    """The built-in recurrent actor-critic for `spec` (its hidden sizes and activation), with a
+    CNN encoder of `conv` layers (`(channels, kernel, stride)` each) if any; see `RecurrentPolicy`
+    for the shapes it takes and returns."""
     module = RecurrentActorCritic(
         action_size=spec.action_size,
         discrete=spec.discrete,
