@@ -56,15 +56,15 @@ def test_list_envs_is_every_accepted_id_sorted(capsys):
     *lines, families = capsys.readouterr().out.splitlines()
     assert lines == sorted(registered_env_ids())
     assert {"CartPole-v1", "Pendulum-v1", "Breakout-MinAtar"} <= set(lines)
-    assert families.startswith("# other families") and "brax:inverted_pendulum" in families
+    assert families.startswith("# other families") and "navix:Navix-Empty-5x5-v0" in families
 
 
 def test_list_envs_of_a_family_is_its_prefixed_ids_and_an_unknown_family_exits_2(capsys):
     assert main(["list", "envs", "--family", "gymnax"]) == 0
     assert "gymnax:CartPole-v1" in capsys.readouterr().out.splitlines()
-    assert main(["list", "envs", "--family", "brx"]) == 2
+    assert main(["list", "envs", "--family", "navx"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "did you mean 'brax'" in err and "navix" in err
+    assert len(err.splitlines()) == 1 and "did you mean 'navix'" in err and "jumanji" in err
 
 
 @pytest.mark.parametrize("argv", [["list"], ["list", "runs"]])

@@ -20,14 +20,16 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_an_unknown_family_is_one_line_listing_the_families_and_exit_2(capsys, tmp_path):
     with pytest.raises(ConfigError) as error:
-        make_env("brx:hopper")
+        make_env("navx:Navix-Empty-5x5-v0")
     message = str(error.value)
-    assert "unknown environment family 'brx'" in message and "did you mean 'brax'" in message
+    assert "unknown environment family 'navx'" in message and "did you mean 'navix'" in message
     assert all(name in message for name in FAMILIES) and "\n" not in message
-    code = main(["train", "--set", "env_id=brx:hopper", "--out", str(tmp_path / "run")])
+    code = main(
+        ["train", "--set", "env_id=navx:Navix-Empty-5x5-v0", "--out", str(tmp_path / "run")]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "brx" in err
+    assert len(err.splitlines()) == 1 and "navx" in err
     assert not (tmp_path / "run").exists()
 
 
@@ -94,9 +96,7 @@ class DictObsCorridor(environment.Environment):
         return spaces.Discrete(2)
 
     def observation_space(self, params):
-        return spaces.Dict(
-            {"position": spaces.Box(0, 1, (1,)), "onehot": spaces.Box(0, 1, (4,))}
-        )
+        return spaces.Dict({"position": spaces.Box(0, 1, (1,)), "onehot": spaces.Box(0, 1, (4,))})
 
 
 def test_dict_observations_are_flattened_for_training_and_in_the_final_observation():

@@ -28,7 +28,6 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("gymnax", "purejaxppo.envs.gymnax_family", "gymnax", None, "CartPole-v1"),
-        Family("brax", "purejaxppo.envs.brax_family", "brax", "brax", "brax:inverted_pendulum"),
         Family(
             "navix", "purejaxppo.envs.navix_family", "navix", "navix", "navix:Navix-Empty-5x5-v0"
         ),
@@ -54,7 +53,7 @@ FAMILIES: dict[str, Family] = {
 
 
 def split_id(env_id: str) -> tuple[str | None, str]:
-    """`"brax:hopper"` -> `("brax", "hopper")`; a bare id -> `(None, id)`.
+    """`"navix:Navix-Empty-5x5-v0"` -> `("navix", "Navix-Empty-5x5-v0")`; a bare id -> `(None, id)`.
 
     Raises:
         ConfigError: an unknown family prefix (the families are listed).

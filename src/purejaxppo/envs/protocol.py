@@ -15,7 +15,7 @@ The protocol (gymnax 1.x's API; every gymnax environment follows it as it is):
 - Optional `action_mask(state, params) -> bool [num_actions]` (`[sum(nvec)]` for
   multi-discrete): the legal actions in `state`, where the environment has such a notion.
 
-Other families (brax, navix, craftax, jumanji, xland-minigrid) reach this protocol through
+Other families (navix, craftax, jumanji, xland-minigrid) reach this protocol through
 their adapter module in this package; `register_env` takes any object that follows it.
 """
 
