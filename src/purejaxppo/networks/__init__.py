@@ -2,7 +2,7 @@
 actor-critics, and the action distributions (`distributions` is the only module that imports
 distrax)."""
 
-from purejaxppo.networks.cnn import CNN, CNNActorCritic, make_cnn_network
+from purejaxppo.networks.cnn import CNN, CNNActorCritic
 from purejaxppo.networks.contract import (
     NetworkSpec,
     PolicyNetwork,
@@ -28,7 +28,6 @@ __all__ = [
     "check_network",
     "dense",
     "greedy_action",
-    "make_cnn_network",
     "make_network",
     "network_name",
     "network_reference",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from purejaxppo.config import ConfigError, PPOConfig
-from purejaxppo.networks.cnn import ConvLayers, conv_layers, make_cnn_network
+from purejaxppo.networks.cnn import CNNActorCritic, ConvLayers, conv_layers
 from purejaxppo.networks.contract import (
     NetworkSpec,
     PolicyNetwork,
@@ -11,7 +11,7 @@ from purejaxppo.networks.contract import (
     check_network,
     network_name,
 )
-from purejaxppo.networks.mlp import make_network
+from purejaxppo.networks.mlp import ActorCritic
 from purejaxppo.networks.recurrent import RecurrentPolicy, make_recurrent_network
 
 
@@ -41,14 +41,18 @@ def policy_network(config: PPOConfig, spec: NetworkSpec) -> PolicyNetwork | Recu
             conv=conv,
         )
     if config.network is None:
-        sizes = (config.hidden_sizes, config.activation, config.shared_network)
-        log_std_init = config.log_std_init or 0.0
-        if conv:
-            module = make_cnn_network(spec.action_size, spec.discrete, conv, *sizes, log_std_init)
+        fields = dict(
+            action_size=spec.action_size,
+            discrete=spec.discrete,
+            hidden_sizes=tuple(config.hidden_sizes),
+            activation=config.activation,
+            shared=config.shared_network,
+            log_std_init=config.log_std_init or 0.0,
+        )
+        if conv:  # the same actor-critic, its trunks starting with the conv layers
+            module = CNNActorCritic(**fields, obs_rank=3, conv=conv)
         else:
-            module = make_network(
-                spec.action_size, spec.discrete, spec.obs_shape, *sizes, log_std_init
-            )
+            module = ActorCritic(**fields, obs_rank=len(spec.obs_shape))
         return PolicyNetwork(module, spec, flatten_batch=False)
     module = build_module(config.network, spec, config.network_kwargs_dict)
     network = PolicyNetwork(module, spec)

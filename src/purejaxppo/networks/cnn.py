@@ -70,26 +70,4 @@ class CNNActorCritic(ActorCritic):
         return MLP(self.hidden_sizes, self.activation, name=name)(x)
 
 
-def make_cnn_network(
-    action_size: int,
-    discrete: bool,
-    conv: ConvLayers,
-    hidden_sizes: Sequence[int] = (64, 64),
-    activation: str = "tanh",
-    shared: bool = False,
-    log_std_init: float = 0.0,
-) -> CNNActorCritic:
-    """Returns the built-in `CNNActorCritic` (raw outputs, the network contract's structure)."""
-    return CNNActorCritic(
-        action_size=action_size,
-        discrete=discrete,
-        hidden_sizes=tuple(hidden_sizes),
-        activation=activation,
-        shared=shared,
-        obs_rank=3,
-        log_std_init=log_std_init,
-        conv=tuple(conv),
-    )
-
-
-__all__ = ["CNN", "CNNActorCritic", "ConvLayers", "conv_layers", "make_cnn_network"]
+__all__ = ["CNN", "CNNActorCritic", "ConvLayers", "conv_layers"]
