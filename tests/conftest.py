@@ -53,7 +53,9 @@ def tiny_train_vmap(tiny_train):
 _SLOW_MODULES_FIRST = (
     "test_notebooks",
     "test_learning",
+    "test_family_craftax",
     "test_resume",
+    "test_family_jumanji",
     "test_sharding",
     "test_xla_flags",
     "test_compile_cache",

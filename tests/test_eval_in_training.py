@@ -1,13 +1,17 @@
-"""Evaluation while training (eval_every): when it runs, what it measures, and that it never
-changes training."""
+"""Evaluation while training (eval_every): when it runs, what it measures, how long its
+episodes may last, and that it never changes training."""
 
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import struct
+from gymnax.environments import spaces
 
-from purejaxppo import PPOConfig, load_config, make_train, train_seeds
+from purejaxppo import PPOConfig, load_config, make_train, register_env, train_seeds
+from purejaxppo.envs import episode_limit, make_env
 from purejaxppo.evaluate import EVAL_STREAM, evaluate_episodes, make_act
 from purejaxppo.parallel import seed_keys
 from purejaxppo.results import run_final_returns
@@ -115,3 +119,68 @@ def test_every_sweep_member_is_evaluated_and_ranked_by_it():
     expected = np.stack([m["eval_return"][:, -1] for m in result.metrics])
     np.testing.assert_array_equal(result.final_returns, expected)
     assert "last evaluation" in result.table()
+
+
+@struct.dataclass
+class HorizonParams:
+    horizon: int = struct.field(pytree_node=False, default=7)
+
+
+class CountUp:
+    """A protocol environment (not gymnax) paying 1 per step and cut after `params.horizon`
+    steps; its time limit has its own name, which `episode_limit(params)` reports."""
+
+    default_params = HorizonParams()
+
+    def episode_limit(self, params: HorizonParams) -> int:
+        return params.horizon
+
+    def reset(self, key, params):
+        return jnp.zeros((1,), jnp.float32), jnp.int32(0)
+
+    def step(self, key, t, action, params):
+        obs, t = jnp.zeros((1,), jnp.float32), t + 1
+        truncated = t >= params.horizon
+        info = {"final_observation": obs}
+        return obs, jnp.where(truncated, 0, t), jnp.float32(1.0), jnp.array(False), truncated, info
+
+    def action_space(self, params=None):
+        return spaces.Discrete(2)
+
+    def observation_space(self, params):
+        return spaces.Box(0.0, 1.0, (1,), jnp.float32)
+
+
+class CountUpWithoutLimit(CountUp):
+    """The same environment stating no limit at all."""
+
+    episode_limit = None
+
+
+def test_the_episode_limit_comes_from_the_protocol_method_else_max_steps_in_episode():
+    import gymnax
+
+    assert episode_limit(CountUp(), HorizonParams(horizon=9)) == 9
+    cartpole, params = gymnax.make("CartPole-v1")
+    assert episode_limit(cartpole, params) == 500
+    assert episode_limit(CountUpWithoutLimit(), HorizonParams()) is None
+    register_env("CountUp-v0", CountUp, overwrite=True)
+    env, params = make_env("CountUp-v0", env_params={"horizon": 5})  # through the wrappers
+    assert env.episode_limit(params) == 5
+
+
+def test_evaluation_scans_to_the_limit_an_environment_names_or_to_eval_max_steps():
+    from purejaxppo import ConfigError
+
+    register_env("CountUp-v0", CountUp, overwrite=True)
+    register_env("CountUpWithoutLimit-v0", CountUpWithoutLimit, overwrite=True)
+    config = BASE.replace(env_id="CountUp-v0", total_timesteps=128, eval_every=1, eval_episodes=2)
+    metrics = train_seeds(config, 1, 0).metrics
+    assert metrics["eval_length"][0, -1] == 7.0 and metrics["eval_return"][0, -1] == 7.0
+    unlimited = config.replace(env_id="CountUpWithoutLimit-v0")
+    with pytest.raises(ConfigError, match="states no episode limit.*eval_max_steps"):
+        make_train(unlimited)
+    metrics = train_seeds(unlimited.replace(eval_max_steps=10), 1, 0).metrics
+    assert metrics["eval_length"][0, -1] == 7.0  # scanned 10 steps, the episode was cut at 7
+    with pytest.raises(ConfigError, match="eval_max_steps must be 0"):
+        PPOConfig(eval_max_steps=-1)

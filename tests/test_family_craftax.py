@@ -1,7 +1,10 @@
 """The craftax adapter: shapes, exact truncation at `max_timesteps`, a real termination (the
-player standing in lava), training, evaluation and export through a `craftax:` id."""
+player standing in lava), training over 2 seeds with evaluation to craftax's own time limit,
+`eval` and export through a `craftax:` id."""
 
 from __future__ import annotations
+
+import json
 
 import jax
 import jax.numpy as jnp
@@ -12,10 +15,11 @@ pytest.importorskip("craftax")
 
 from craftax.craftax_classic.constants import BlockType  # noqa: E402
 
-from purejaxppo import ConfigError, PPOConfig, load_policy, train_seeds  # noqa: E402
+from purejaxppo import ConfigError, load_policy  # noqa: E402
 from purejaxppo.cli import main  # noqa: E402
 from purejaxppo.envs import check_protocol, make_env  # noqa: E402
 from purejaxppo.envs.craftax_family import env_ids, make  # noqa: E402
+from purejaxppo.io.files import read_metrics_csv  # noqa: E402
 
 CLASSIC = "Craftax-Classic-Symbolic-v1"
 OBS_DIM = 7 * 9 * (len(BlockType) + 4) + 22  # local map with mobs, then inventory and status
@@ -105,34 +109,27 @@ def test_standing_in_lava_is_a_termination_even_at_the_time_limit(classic):
 
 
 @pytest.mark.timeout(600)
-def test_train_seeds_runs_two_seeds_on_craftax():
-    config = PPOConfig(
-        env_id=f"craftax:{CLASSIC}",
-        num_envs=2,
-        num_steps=8,
-        total_timesteps=32,
-        update_epochs=1,
-        num_minibatches=1,
-        hidden_sizes=(16,),
-    )
-    result = train_seeds(config, 2, 0)
-    assert result.metrics["value_loss"].shape == (2, 2)
-    assert np.all(np.isfinite(result.metrics["value_loss"]))
-
-
-@pytest.mark.timeout(600)
-def test_a_craftax_run_folder_evaluates_and_loads(tmp_path, capsys):
+def test_two_seeds_train_evaluate_to_the_time_limit_and_load(tmp_path, capsys):
+    """One vmapped run of 2 seeds (the CLI's program), with an in-training evaluation, then
+    `eval` of its folder and `load_policy`. craftax's limit is `max_timesteps`, which the
+    adapter reports as its `episode_limit`: both evaluations scan exactly those 6 steps."""
     run = tmp_path / "run"
     sets = [f"env_id=craftax:{CLASSIC}", "num_envs=2", "num_steps=8", "total_timesteps=32",
             "update_epochs=1", "num_minibatches=1", "hidden_sizes=[16]",
-            "env_params={max_timesteps: 6}"]  # fmt: skip
+            "env_params={max_timesteps: 6}", "eval_every=2", "eval_episodes=2"]  # fmt: skip
     args = [arg for s in sets for arg in ("--set", s)]
-    assert main(["train", *args, "--quiet", "--out", str(run)]) == 0
-    # craftax's params name their limit max_timesteps, which evaluation does not read: say it
-    assert main(["eval", str(run), "--episodes", "2", "--max-steps", "6"]) == 0
+    assert main(["train", *args, "--seeds", "2", "--quiet", "--out", str(run)]) == 0
+    metrics = read_metrics_csv(run / "metrics.csv")
+    assert metrics["value_loss"].shape == (2, 2)
+    assert np.all(np.isfinite(metrics["value_loss"]))
+    np.testing.assert_array_equal(metrics["eval_length"][:, 1], [6.0, 6.0])  # no death in 6
+    assert main(["eval", str(run), "--episodes", "2"]) == 0
     assert "return" in capsys.readouterr().out.lower()
-    policy = load_policy(run, deterministic=True)
+    report = json.loads((run / "eval.json").read_text())
+    assert report["mean_length"] == 6.0 and report["unfinished_episodes"] == 0
+    policy = load_policy(run, seed=1, deterministic=True)
     env, params = make_env(f"craftax:{CLASSIC}")
+    assert env.episode_limit(params) == params.max_timesteps == 10_000
     obs, _ = env.reset(jax.random.PRNGKey(0), params)
     action = int(policy(obs))
     assert 0 <= action < 17

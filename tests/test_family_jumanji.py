@@ -13,10 +13,11 @@ pytest.importorskip("jumanji")
 
 import jumanji  # noqa: E402
 
-from purejaxppo import ConfigError, PPOConfig, load_policy, train_seeds  # noqa: E402
+from purejaxppo import ConfigError, load_policy  # noqa: E402
 from purejaxppo.cli import main  # noqa: E402
 from purejaxppo.envs import MultiDiscrete, check_protocol, make_env  # noqa: E402
 from purejaxppo.envs.jumanji_family import env_ids, make  # noqa: E402
+from purejaxppo.io.files import read_metrics_csv  # noqa: E402
 
 UP, DOWN = jnp.int32(0), jnp.int32(2)
 GRID = (12, 12, 5)
@@ -133,28 +134,18 @@ SNAKE_SETS = ["env_id=jumanji:Snake-v1", "num_envs=2", "num_steps=8", "total_tim
               "update_epochs=1", "num_minibatches=1", "hidden_sizes=[16]"]  # fmt: skip
 
 
-def _snake_config(**changes) -> PPOConfig:
-    base = dict(env_id="jumanji:Snake-v1", num_envs=2, num_steps=8, total_timesteps=32,
-                update_epochs=1, num_minibatches=1, hidden_sizes=(16,))  # fmt: skip
-    return PPOConfig(**{**base, **changes})
-
-
 @pytest.mark.timeout(600)
-def test_train_seeds_runs_two_seeds_on_snake():
-    result = train_seeds(_snake_config(), 2, 0)
-    assert result.metrics["value_loss"].shape == (2, 2)
-    assert np.all(np.isfinite(result.metrics["value_loss"]))
-
-
-@pytest.mark.timeout(600)
-def test_a_snake_run_folder_evaluates_and_loads(tmp_path, capsys):
+def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path, capsys):
     run = tmp_path / "run"
     sets = [*SNAKE_SETS, "env_params={max_steps_in_episode: 8}"]
     args = [arg for s in sets for arg in ("--set", s)]
-    assert main(["train", *args, "--quiet", "--out", str(run)]) == 0
+    assert main(["train", *args, "--seeds", "2", "--quiet", "--out", str(run)]) == 0
+    metrics = read_metrics_csv(run / "metrics.csv")  # the 2 seeds ran as one vmapped program
+    assert metrics["value_loss"].shape == (2, 2)
+    assert np.all(np.isfinite(metrics["value_loss"]))
     assert main(["eval", str(run), "--episodes", "2"]) == 0
     assert "jumanji:Snake-v1" in capsys.readouterr().out
-    policy = load_policy(run, deterministic=True)
+    policy = load_policy(run, seed=1, deterministic=True)
     env, params = make_env("jumanji:Snake-v1")
     obs, state = env.reset(jax.random.PRNGKey(0), params)
     mask = env.action_mask(state, params)

@@ -9,10 +9,11 @@ import navix
 import numpy as np
 import pytest
 
-from purejaxppo import ConfigError, PPOConfig, load_policy, train_seeds
+from purejaxppo import ConfigError, PPOConfig, load_policy
 from purejaxppo.cli import main
 from purejaxppo.envs import check_protocol, make_env
 from purejaxppo.envs.navix_family import env_ids, make
+from purejaxppo.io.files import read_metrics_csv
 
 NAME = "Navix-Empty-5x5-v0"
 ENV_ID = f"navix:{NAME}"
@@ -123,16 +124,8 @@ def test_env_params_set_the_time_limit_through_make_env():
     assert bool(outs[2][4]) and int(outs[2][5]["episode_length"]) == 3
 
 
-@pytest.mark.timeout(400)
-def test_train_seeds_over_two_seeds():
-    result = train_seeds(TINY, 2, 0)
-    assert result.metrics["episode_return"].shape == (2, TINY.num_updates)
-    assert np.isfinite(result.metrics["policy_loss"]).all()
-    assert np.isfinite(result.metrics["value_loss"]).all()
-
-
 @pytest.mark.timeout(500)
-def test_cli_run_folder_evaluates_and_loads(tmp_path, capsys):
+def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path, capsys):
     out = tmp_path / "run"
     sets = [
         f"env_id={ENV_ID}",
@@ -145,6 +138,9 @@ def test_cli_run_folder_evaluates_and_loads(tmp_path, capsys):
     ]
     args = ["train", *(a for s in sets for a in ("--set", s)), "--seeds", "2", "--quiet"]
     assert main([*args, "--out", str(out)]) == 0
+    metrics = read_metrics_csv(out / "metrics.csv")  # the 2 seeds ran as one vmapped program
+    assert metrics["episode_return"].shape == (2, TINY.num_updates)
+    assert np.isfinite(metrics["policy_loss"]).all() and np.isfinite(metrics["value_loss"]).all()
     assert main(["eval", str(out), "--episodes", "2"]) == 0
     assert (out / "eval.json").is_file()
     policy = load_policy(out, seed=1, deterministic=True)

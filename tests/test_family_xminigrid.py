@@ -10,10 +10,11 @@ import pytest
 import xminigrid
 from xminigrid.types import StepType
 
-from purejaxppo import ConfigError, PPOConfig, load_policy, train_seeds
+from purejaxppo import ConfigError, PPOConfig, load_policy
 from purejaxppo.cli import main
 from purejaxppo.envs import check_protocol, make_env
 from purejaxppo.envs.xminigrid_family import env_ids, make
+from purejaxppo.io.files import read_metrics_csv
 
 NAME = "MiniGrid-Empty-6x6"
 ENV_ID = f"xminigrid:{NAME}"
@@ -128,16 +129,8 @@ def test_env_params_set_the_time_limit_and_reward_scale_through_make_env():
     assert int(outs[6][5]["episode_length"]) == 7
 
 
-@pytest.mark.timeout(400)
-def test_train_seeds_over_two_seeds():
-    result = train_seeds(TINY, 2, 0)
-    assert result.metrics["episode_return"].shape == (2, TINY.num_updates)
-    assert np.isfinite(result.metrics["policy_loss"]).all()
-    assert np.isfinite(result.metrics["value_loss"]).all()
-
-
 @pytest.mark.timeout(500)
-def test_cli_run_folder_evaluates_and_loads(tmp_path, capsys):
+def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path, capsys):
     out = tmp_path / "run"
     sets = [
         f"env_id={ENV_ID}",
@@ -150,6 +143,9 @@ def test_cli_run_folder_evaluates_and_loads(tmp_path, capsys):
     ]
     args = ["train", *(a for s in sets for a in ("--set", s)), "--seeds", "2", "--quiet"]
     assert main([*args, "--out", str(out)]) == 0
+    metrics = read_metrics_csv(out / "metrics.csv")  # the 2 seeds ran as one vmapped program
+    assert metrics["episode_return"].shape == (2, TINY.num_updates)
+    assert np.isfinite(metrics["policy_loss"]).all() and np.isfinite(metrics["value_loss"]).all()
     assert main(["eval", str(out), "--episodes", "2"]) == 0
     assert (out / "eval.json").is_file()
     policy = load_policy(out, seed=1, deterministic=True)

@@ -83,6 +83,7 @@ class PPOConfig:
     eval_every: int = 0  # evaluate on fresh environments every this many updates; 0 = never
     eval_episodes: int = 10  # episodes per evaluation (one per parallel environment)
     eval_deterministic: bool = True  # evaluate the greedy action (else sample the policy)
+    eval_max_steps: int = 0  # steps an evaluation episode may last; 0 = the env's episode limit
     hparams: Hyperparams = dataclasses.field(default_factory=Hyperparams)  # traced defaults
     # The mean final return this config is expected to reach at its budget; documentation only.
     reference_return: float | None = dataclasses.field(default=None, compare=False)
@@ -101,6 +102,9 @@ class PPOConfig:
         for name in (*positive, "eval_episodes", "recurrent_size"):
             _check_count(name, getattr(self, name), 1, "a positive integer")
         _check_count("eval_every", self.eval_every, 0, "0 (off) or a positive number of updates")
+        _check_count(
+            "eval_max_steps", self.eval_max_steps, 0, "0 (the env's limit) or a positive integer"
+        )
         _check_choice("recurrent", self.recurrent, RECURRENT)
         _check_choice("encoder", self.encoder, ENCODERS)
         _check_ints("obs_mask", self.obs_mask, 0, "a list of observation indices (integers >= 0)")

@@ -11,6 +11,7 @@ from flax import struct
 
 from purejaxppo.action_masks import env_action_masks
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.envs.protocol import episode_limit
 from purejaxppo.networks.distributions import DistFn, distribution_fn
 from purejaxppo.normalize import normalize_obs
 from purejaxppo.types import RunnerState, RunningStats
@@ -86,11 +87,19 @@ def initial_carry(network: Any, batch: int) -> Any:
     return network.initial_carry(batch) if hasattr(network, "initial_carry") else ()
 
 
-def episode_steps(env_params: Any, max_steps: int | None = None) -> int:
-    """Steps an evaluation scans: `max_steps`, else the environment's own episode limit."""
-    steps = max_steps or getattr(env_params, "max_steps_in_episode", None)
+def episode_steps(env: Any, env_params: Any, max_steps: int | None = None) -> int:
+    """Steps an evaluation scans: `max_steps`, else the environment's own episode limit
+    (`envs.protocol.episode_limit`).
+
+    Raises:
+        ConfigError: neither is known.
+    """
+    steps = max_steps or episode_limit(env, env_params)
     if steps is None or int(steps) < 1:
-        raise ConfigError("this environment has no max_steps_in_episode; pass max_steps")
+        raise ConfigError(
+            "the environment states no episode limit (no max_steps_in_episode in its params, "
+            "no episode_limit(params)); give one: --max-steps N (eval, render) or eval_max_steps"
+        )
     return int(steps)
 
 
@@ -100,7 +109,7 @@ def make_evaluate(
     """Builds a pure `evaluate(params, obs_stats, key) -> EvalOutput` (jit/vmap-able).
 
     It runs `num_episodes` environments in parallel for a fixed number of steps (the env's
-    `max_steps_in_episode` unless `max_steps` is given) and counts only each env's first
+    episode limit unless `max_steps` is given) and counts only each env's first
     episode: a done mask stops the sums once it ends, whatever auto-reset starts afterwards.
     Rewards are the environment's raw rewards (never the normalized training rewards).
     """
@@ -110,7 +119,7 @@ def make_evaluate(
 
     train = make_train(config)
     env, env_params = train.env, train.env_params
-    steps = episode_steps(env_params, max_steps)
+    steps = episode_steps(env, env_params, max_steps)
     act = make_act_step(
         train.network, config.normalize_observations, config.obs_clip, deterministic
     )
@@ -188,7 +197,7 @@ def make_training_eval(config: PPOConfig, env: Any, env_params: Any, network: An
     nan = (jnp.float32(jnp.nan), jnp.float32(jnp.nan))
     if not config.eval_every:
         return lambda state, update, key: nan
-    steps = episode_steps(env_params)
+    steps = episode_steps(env, env_params, config.eval_max_steps or None)
     act = make_act_step(
         network, config.normalize_observations, config.obs_clip, config.eval_deterministic
     )

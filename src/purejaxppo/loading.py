@@ -15,7 +15,7 @@ from purejaxppo.config_keys import _CONFIG_FIELDS, KNOWN_KEYS, did_you_mean
 from purejaxppo.config_keys import suggest_key as suggest_key  # re-exported
 
 _INT_FIELDS = {"num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"}
-_INT_FIELDS |= {"eval_every", "eval_episodes", "recurrent_size"}
+_INT_FIELDS |= {"eval_every", "eval_episodes", "eval_max_steps", "recurrent_size"}
 _BOOL_FIELDS = {"shared_network", "anneal_lr", "clip_value_loss", "normalize_advantages"}
 _BOOL_FIELDS |= {"normalize_observations", "normalize_rewards", "bootstrap_truncated"}
 _BOOL_FIELDS |= {"eval_deterministic"}

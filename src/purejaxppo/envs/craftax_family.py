@@ -51,6 +51,10 @@ class CraftaxEnv:
         """craftax's `EnvParams` (the time limit is its field `max_timesteps`)."""
         return self.inner.default_params
 
+    def episode_limit(self, params: Any) -> int:
+        """craftax's time limit, `params.max_timesteps` (10,000 steps by default)."""
+        return int(params.max_timesteps)
+
     def reset(self, key: jax.Array, params: Any) -> tuple[jax.Array, Any]:
         """Returns (observation, craftax `EnvState`) of a fresh world: symbolic observations
         are float32 `[obs_dim]`, pixel ones float32 `[H, W, 3]`."""

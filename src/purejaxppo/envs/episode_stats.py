@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from purejaxppo.envs.protocol import action_spec
+from purejaxppo.envs.protocol import action_spec, episode_limit
 
 
 @struct.dataclass
@@ -65,3 +65,7 @@ class EpisodeStats:
         if not self.has_action_mask:
             return jnp.ones((self.action_spec.size,), bool)
         return self.env.action_mask(state.env_state, params).astype(bool)
+
+    def episode_limit(self, params: Any) -> int | None:
+        """The inner environment's time limit in steps (`protocol.episode_limit`), or None."""
+        return episode_limit(self.env, params)

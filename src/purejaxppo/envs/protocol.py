@@ -14,6 +14,9 @@ The protocol (gymnax 1.x's API; every gymnax environment follows it as it is):
   that `FlattenObservation` concatenates).
 - Optional `action_mask(state, params) -> bool [num_actions]` (`[sum(nvec)]` for
   multi-discrete): the legal actions in `state`, where the environment has such a notion.
+- The episode limit, in steps, that evaluation and rendering scan to: an optional
+  `episode_limit(params) -> int` method where the time limit has another name (craftax's
+  `max_timesteps`), else `params.max_steps_in_episode` (gymnax and the other adapters).
 
 Other families (navix, craftax, jumanji, xland-minigrid) reach this protocol through
 their adapter module in this package; `register_env` takes any object that follows it.
@@ -94,6 +97,17 @@ def action_spec(env: Any, env_params: Any) -> ActionSpec:
     low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), (size,))
     high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), (size,))
     return ActionSpec(discrete=False, size=size, low=low, high=high)
+
+
+def episode_limit(env: Any, env_params: Any) -> int | None:
+    """The environment's time limit in steps: `env.episode_limit(env_params)` where the
+    environment defines that method, else `env_params.max_steps_in_episode`; None where it
+    states neither."""
+    method = getattr(env, "episode_limit", None)
+    limit = method(env_params) if callable(method) else None
+    if limit is None:
+        limit = getattr(env_params, "max_steps_in_episode", None)
+    return None if limit is None else int(limit)
 
 
 def check_protocol(env: Any, env_params: Any, env_id: str) -> None:

@@ -67,7 +67,7 @@ def play_episode(train: Any, policy: Any, seed: int = 0, max_steps: int | None =
     from purejaxppo.evaluate import episode_steps
 
     env, env_params = train.env, train.env_params
-    steps = episode_steps(env_params, max_steps)
+    steps = episode_steps(env, env_params, max_steps)
 
     @jax.jit
     def rollout(key):
