@@ -3,6 +3,9 @@ plain scan-of-scans PPO (the reference the speed target is stated against).
 
 Usage: python benchmarks/throughput.py [--configs cartpole breakout_minatar cartpole_masked_gru]
        [--seeds 1 4 16 64]
+
+Configs of other environment families (navix_empty_5x5, craftax_classic, ...) run too, without
+the plain PPO column (it is written for gymnax environments).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ UPDATES = {
     "cartpole": {1: 100, 4: 50, 16: 20, 64: 8},
     "breakout_minatar": {1: 4, 4: 2, 16: 1, 64: 1},
     "cartpole_masked_gru": {1: 20, 4: 10, 16: 4, 64: 2},
+    "navix_empty_5x5": {1: 60, 4: 30},  # 512 env steps per update and seed
+    "xminigrid_empty_6x6": {1: 60, 4: 30},
+    "jumanji_snake": {1: 20, 4: 10},  # 2,048
+    "craftax_classic": {1: 6, 4: 3},  # 4,096
 }
 # Breakout at 16 and 64 seeds on CPU: one update is 131k / 524k env steps (minutes per case on
 # 2 cores); pass --updates N to run them anyway. On a GPU they always run.
@@ -169,11 +176,16 @@ def main() -> None:
             if on_cpu and (name, seeds) in SKIP and args.updates is None:
                 skipped.append(f"{name} x {seeds} seeds skipped: {SKIP[name, seeds]}.")
                 continue
-            recurrent = load_config(name).recurrent != "none"
+            config = load_config(name)
+            recurrent = config.recurrent != "none"
+            family = ":" in config.env_id  # another family's adapter (docs/environments.md)
             if recurrent:  # plain PPO is the feed-forward textbook loop only
                 skipped.append(f"{name} x {seeds} seeds: no plain PPO (a recurrent config).")
-            plain = not recurrent and not (on_cpu and (name, seeds) in PLAIN_HANGS_ON_CPU)
-            if not plain and not recurrent:
+            elif family:  # ... on gymnax environments
+                skipped.append(f"{name} x {seeds} seeds: no plain PPO (a {config.env_id} env).")
+            hangs = on_cpu and (name, seeds) in PLAIN_HANGS_ON_CPU
+            plain = not (recurrent or family or hangs)
+            if not plain and not (recurrent or family):
                 skipped.append(
                     f"{name} x {seeds} seeds: plain PPO left out, its program hangs on this "
                     "jaxlib's CPU backend (docs/benchmarks.md, 'The 256-seed hang')."
