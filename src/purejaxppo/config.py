@@ -102,9 +102,7 @@ class PPOConfig:
         for name in (*positive, "eval_episodes", "recurrent_size"):
             _check_count(name, getattr(self, name), 1, "a positive integer")
         _check_count("eval_every", self.eval_every, 0, "0 (off) or a positive number of updates")
-        _check_count(
-            "eval_max_steps", self.eval_max_steps, 0, "0 (the env's limit) or a positive integer"
-        )
+        _check_count("eval_max_steps", self.eval_max_steps, 0, "0 (the env's limit) or more")
         _check_choice("recurrent", self.recurrent, RECURRENT)
         _check_choice("encoder", self.encoder, ENCODERS)
         _check_ints("obs_mask", self.obs_mask, 0, "a list of observation indices (integers >= 0)")
