@@ -179,17 +179,16 @@ def main() -> None:
             config = load_config(name)
             recurrent = config.recurrent != "none"
             family = ":" in config.env_id  # another family's adapter (docs/environments.md)
-            if recurrent:  # plain PPO is the feed-forward textbook loop only
-                skipped.append(f"{name} x {seeds} seeds: no plain PPO (a recurrent config).")
-            elif family:  # ... on gymnax environments
-                skipped.append(f"{name} x {seeds} seeds: no plain PPO (a {config.env_id} env).")
             hangs = on_cpu and (name, seeds) in PLAIN_HANGS_ON_CPU
-            plain = not (recurrent or family or hangs)
-            if not plain and not (recurrent or family):
+            if recurrent or family:  # plain PPO is the feed-forward loop on gymnax envs only
+                what = "a recurrent config" if recurrent else f"a {config.env_id} env"
+                skipped.append(f"{name} x {seeds} seeds: no plain PPO ({what}).")
+            elif hangs:
                 skipped.append(
                     f"{name} x {seeds} seeds: plain PPO left out, its program hangs on this "
                     "jaxlib's CPU backend (docs/benchmarks.md, 'The 256-seed hang')."
                 )
+            plain = not (recurrent or family or hangs)
             rows.append(measure(name, seeds, args.repeats, args.updates, plain))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
             write(args, rows, skipped)  # after every case: an interrupted run leaves a file
