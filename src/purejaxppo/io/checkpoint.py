@@ -28,6 +28,7 @@ class Checkpoint:
     state: RunnerState
     meta: dict[str, Any]  # format, update, seed, num_seeds, config (flat dict), digest
     path: Path
+    extra: dict[str, Any] | None = None  # arrays saved beside the state (e.g. a population's)
 
 
 def state_digest(state: Any) -> str:
@@ -84,18 +85,23 @@ class CheckpointStore:
         self._manager.reload()
         return sorted(self._manager.all_steps())
 
-    def save(self, state: RunnerState, meta: dict[str, Any]) -> Path:
-        """Saves the batched `state` at its update counter with `meta` (plus update and digest);
-        a step already saved is left as it is. Returns the step's folder."""
+    def save(
+        self, state: RunnerState, meta: dict[str, Any], extra: dict[str, Any] | None = None
+    ) -> Path:
+        """Saves the batched `state` at its update counter with `meta` (plus update and digest)
+        and, if given, `extra` (a dict pytree of arrays, restored as NumPy arrays; the digest
+        covers it too); a step already saved is left as it is. Returns the step's folder."""
         import orbax.checkpoint as ocp
 
         step = int(np.asarray(state.update).reshape(-1)[0])
         if step not in self.steps():
-            meta = {**meta, "format": FORMAT, "update": step, "digest": state_digest(state)}
-            args = ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-            )
-            self._manager.save(step, args=args)
+            digest = state_digest(state if extra is None else (state, extra))
+            meta = {**meta, "format": FORMAT, "update": step, "digest": digest}
+            meta.update({"has_extra": True} if extra is not None else {})
+            items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
+            if extra is not None:
+                items["extra"] = ocp.args.StandardSave(extra)
+            self._manager.save(step, args=ocp.args.Composite(**items))
             self._manager.wait_until_finished()
         return self.directory / str(step)
 
@@ -120,14 +126,16 @@ class CheckpointStore:
     def _load(self, step: int, target: RunnerState) -> Checkpoint:
         import orbax.checkpoint as ocp
 
-        args = ocp.args.Composite(
-            state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()
-        )
-        restored = self._manager.restore(step, args=args)
+        items = {"state": ocp.args.StandardRestore(target), "meta": ocp.args.JsonRestore()}
+        if self.read_meta(step).get("has_extra"):
+            items["extra"] = ocp.args.StandardRestore()
+        restored = self._manager.restore(step, args=ocp.args.Composite(**items))
         state, meta = restored.state, dict(restored.meta)
-        if meta.get("digest") != state_digest(state):
+        extra = restored.extra if "extra" in items else None
+        if meta.get("digest") != state_digest(state if extra is None else (state, extra)):
             raise ValueError("its contents do not match the digest saved with it")
-        return Checkpoint(step=step, state=state, meta=meta, path=self.directory / str(step))
+        path = self.directory / str(step)
+        return Checkpoint(step=step, state=state, meta=meta, path=path, extra=extra)
 
     def restore(
         self,

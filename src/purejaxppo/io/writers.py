@@ -23,11 +23,12 @@ def _append_synced(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def with_setting(text: str, setting: int, header: bool) -> str:
-    """`metrics_csv_text` output with a leading `setting` column: the header line (the first
-    line, when `header`) gets `setting,` and every row the index: a sweep's `metrics.csv`."""
+def with_setting(text: str, setting: int, header: bool, column: str = "setting") -> str:
+    """`metrics_csv_text` output with a leading `column` column: the header line (the first
+    line, when `header`) gets `<column>,` and every row the index: a sweep's `metrics.csv`
+    (`setting`), a population's (`member`)."""
     lines = text.splitlines(keepends=True)
-    first = ["setting," + lines[0]] if header and lines else []
+    first = [f"{column}," + lines[0]] if header and lines else []
     return "".join(first + [f"{int(setting)},{line}" for line in lines[len(first) :]])
 
 
