@@ -137,16 +137,15 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         write_config_yaml(out / "config.yaml", config_to_dict(config))
         atomic_write_text(out / SEARCH_FILE, yaml.safe_dump(data, sort_keys=False))
+    if args.strategy == "optuna":  # Ctrl-C stops at once; the study keeps every told trial
+        from purejaxppo.cli.search_runs import run_optuna
+
+        return 0 if run_optuna(args, config, space, out) else EXIT_INTERRUPTED
+    from purejaxppo.cli.search_runs import run_population
+
     stop = threading.Event()
     with stop_on_signals(stop) as received:
-        if args.strategy == "optuna":
-            from purejaxppo.cli.search_runs import run_optuna
-
-            completed = run_optuna(args, config, space, out)
-        else:
-            from purejaxppo.cli.search_runs import run_population
-
-            completed = run_population(args, config, space, out, stop)
+        completed = run_population(args, config, space, out, stop)
     if not completed:
         print(f"stopped; resume with: purejaxppo search --resume {out}", file=sys.stderr)
         return 128 + received[0] if received else EXIT_INTERRUPTED
