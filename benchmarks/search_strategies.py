@@ -23,7 +23,7 @@ from common import fmt, markdown_table, write_results
 
 import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 from purejaxppo.loading import load_config
-from purejaxppo.search import PBTOptions, optuna_search, pbt, successive_halving
+from purejaxppo.search import optuna_search, pbt, successive_halving
 from purejaxppo.search.pbt import initial_hparams
 from purejaxppo.sweep import sweep
 from purejaxppo.sweep_space import LogUniform
@@ -39,9 +39,7 @@ def one_experiment(config, members: int, low: float, high: float, experiment: in
     grid = sweep(config, draws, num_seeds=1, seed=seed).final_returns.ravel()
     out["grid"] = (grid, time.perf_counter() - start)
     start = time.perf_counter()
-    result = pbt(
-        config, space, members, PBTOptions(ready_every=20), seed=seed, search_seed=experiment
-    )
+    result = pbt(config, space, members, ready_every=20, seed=seed, search_seed=experiment)
     out["pbt"] = (result.final_returns, time.perf_counter() - start)
     start = time.perf_counter()
     halving = successive_halving(config, draws, eta=2, seed=seed)

@@ -3,6 +3,7 @@ copies, determinism, resume, schedules and replay, and the value test on CartPol
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -137,7 +138,7 @@ def test_explore_matches_numpy_reference_and_stays_in_bounds():
 
 def test_copying_is_real_params_and_optimizer_state_bit_for_bit(small):
     # stopped after one interval: the state is the one after its exploit-and-explore step
-    before = pbt(small, SPACE, 4, PBTOptions(ready_every=4, quantile=0.5), seed=0, search_seed=3,
+    before = pbt(small, SPACE, 4, ready_every=4, quantile=0.5, seed=0, search_seed=3,
                  stop_after=1)  # fmt: skip
     state = before.state
     parents = state.parents
@@ -163,27 +164,27 @@ def test_copying_is_real_params_and_optimizer_state_bit_for_bit(small):
 
 
 def test_same_seed_same_history_and_resume_equals_one_call(small, tmp_path):
-    options = PBTOptions(ready_every=3)
-    whole = pbt(small, SPACE, 4, options, seed=1, search_seed=7)
-    again = pbt(small, SPACE, 4, options, seed=1, search_seed=7)
+    options = {"ready_every": 3}
+    whole = pbt(small, SPACE, 4, **options, seed=1, search_seed=7)
+    again = pbt(small, SPACE, 4, **options, seed=1, search_seed=7)
     store = CheckpointStore(tmp_path / "checkpoints")
     saver = PopulationCheckpointer(store, 1, small.num_updates, {"strategy": "pbt"})
-    pbt(small, SPACE, 4, options, seed=1, search_seed=7, callbacks=[saver], stop_after=2)
+    pbt(small, SPACE, 4, **options, seed=1, search_seed=7, callbacks=[saver], stop_after=2)
     resumed_from = restore_population(store, small, 4)
     assert resumed_from.interval == 2
-    rest = pbt(small, SPACE, 4, options, seed=1, search_seed=7, resume=resumed_from)
+    rest = pbt(small, SPACE, 4, **options, seed=1, search_seed=7, resume=resumed_from)
     for other in (again, rest):
         for name, value in whole.run.lineage.items():
             np.testing.assert_array_equal(value, other.run.lineage[name], err_msg=name)
         for name, value in whole.run.metrics.items():
             np.testing.assert_array_equal(value, other.run.metrics[name], err_msg=name)
     assert whole.run.lineage["parent"].shape == (4, 4)  # 12 updates / 3 per interval
-    different = pbt(small, SPACE, 4, options, seed=1, search_seed=8)
+    different = pbt(small, SPACE, 4, **options, seed=1, search_seed=8)
     assert not np.array_equal(different.run.lineage["lr"], whole.run.lineage["lr"])
 
 
 def test_schedule_follows_the_ancestry_and_replay_applies_it(small):
-    result = pbt(small, SPACE, 4, PBTOptions(ready_every=3, quantile=0.5), seed=0, search_seed=2)
+    result = pbt(small, SPACE, 4, ready_every=3, quantile=0.5, seed=0, search_seed=2)
     lineage = result.run.lineage
     chain = result.ancestry()
     assert chain[-1] == result.best_member
@@ -216,7 +217,7 @@ def test_schedule_follows_the_ancestry_and_replay_applies_it(small):
 )
 def test_bad_pbt_settings_are_one_line_errors(small, space, population, options, message):
     with pytest.raises(ConfigError, match=message) as info:
-        pbt(small, space, population, options)
+        pbt(small, space, population, **dataclasses.asdict(options))
     assert "\n" not in str(info.value)
 
 
@@ -236,7 +237,7 @@ def test_pbt_beats_the_grid_of_its_initial_settings_on_cartpole():
     config = load_config("cartpole", ["total_timesteps=200000"])
     space = {"lr": LogUniform(1e-5, 1e-2)}
     for experiment in range(3):
-        result = pbt(config, space, 8, PBTOptions(ready_every=20), seed=10 * experiment,
+        result = pbt(config, space, 8, ready_every=20, seed=10 * experiment,
                      search_seed=experiment)  # fmt: skip
         initial = initial_hparams(config, space, 8, experiment)
         grid = sweep(

@@ -11,6 +11,7 @@ from purejaxppo.export import load_policy, load_run  # noqa: E402
 from purejaxppo.loading import available_configs, config_to_dict, load_config  # noqa: E402
 from purejaxppo.parallel import TrainResult, train_seeds  # noqa: E402
 from purejaxppo.rerun import rerun  # noqa: E402
+from purejaxppo.search import optuna_search, pbt, successive_halving  # noqa: E402
 from purejaxppo.sweep import LogUniform, SweepResult, Uniform, sweep  # noqa: E402
 from purejaxppo.train import make_train  # noqa: E402
 from purejaxppo.types import Metrics, RunnerState, TrainOutput, Transition  # noqa: E402
@@ -34,8 +35,11 @@ __all__ = [
     "load_policy",
     "load_run",
     "make_train",
+    "optuna_search",
+    "pbt",
     "register_env",
     "rerun",
+    "successive_halving",
     "sweep",
     "train_seeds",
 ]

@@ -4,6 +4,7 @@ checkpoints, a batched Optuna study, and the replay of a PBT schedule."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import threading
 from pathlib import Path
@@ -113,12 +114,12 @@ def _pbt(args, config, space, callbacks, resume, stop, out) -> bool:
         config,
         space,
         args.population,
-        options,
-        args.seed,
-        args.search_seed,
-        callbacks,
-        resume,
-        stop,
+        **dataclasses.asdict(options),
+        seed=args.seed,
+        search_seed=args.search_seed,
+        callbacks=callbacks,
+        resume=resume,
+        stop=stop,
     )
     if not result.run.completed:
         return False

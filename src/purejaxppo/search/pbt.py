@@ -183,7 +183,11 @@ def pbt(
     config: PPOConfig,
     space: Mapping[str, Any],
     population: int,
-    options: PBTOptions = PBTOptions(),
+    ready_every: int = 10,
+    quantile: float = 0.25,
+    factors: tuple[float, float] = (0.8, 1.2),
+    resample_probability: float = 0.25,
+    window: int | None = None,
     seed: int = 0,
     search_seed: int = 0,
     callbacks: Sequence[Any] = (),
@@ -196,7 +200,11 @@ def pbt(
     Args:
         space: hyperparameter -> `Uniform` / `LogUniform` / `Choice` (or a list of values): the
             initial draws (NumPy generator seeded with `search_seed`) and the explore bounds.
-        options: `PBTOptions` (interval, quantile, perturbation, resample rate, window).
+        ready_every: updates between exploit-and-explore steps.
+        quantile: the bottom members that copy, and the top members they copy from (a share).
+        factors: (down, up) perturbation factors.
+        resample_probability: the chance a copied field is drawn afresh instead.
+        window: updates whose training returns score a member (default `ready_every`).
         search_seed: seeds the initial draws and every exploit-and-explore step.
         callbacks, resume, stop, stop_after: as `train_population`.
 
@@ -204,6 +212,7 @@ def pbt(
         `PBTResult`; the same arguments give the same lineage and metrics, bit for bit, and a
         run resumed from its `state` equals one uninterrupted run.
     """
+    options = PBTOptions(ready_every, quantile, tuple(factors), resample_probability, window)
     spec = check_pbt(config, space, population, options)
     hparams = initial_hparams(config, space, population, search_seed)
     run, state = train_population(
