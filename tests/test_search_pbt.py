@@ -246,3 +246,29 @@ def test_pbt_beats_the_grid_of_its_initial_settings_on_cartpole():
         pbt_mean = float(np.nanmean(result.final_returns))
         grid_mean = float(np.nanmean(grid.final_returns))
         assert pbt_mean > grid_mean + 50, (experiment, pbt_mean, grid_mean)
+
+
+def test_a_stopped_run_saves_its_last_interval_and_resumes_from_it(small, tmp_path):
+    """Ctrl-C sets `stop`: the run ends after the interval in progress, and the checkpointer
+    saves that interval even between its regular saves."""
+    import threading
+
+    stop = threading.Event()
+
+    class StopAfterSecond:
+        def on_interval(self, row, state):
+            if state.interval == 2:
+                stop.set()
+
+    store = CheckpointStore(tmp_path / "checkpoints")
+    saver = PopulationCheckpointer(store, 10, small.num_updates, {"strategy": "pbt"}, stop)
+    stopped = pbt(small, SPACE, 4, ready_every=3, seed=2, search_seed=1,
+                  callbacks=[StopAfterSecond(), saver], stop=stop)  # fmt: skip
+    assert not stopped.run.completed and stopped.run.num_intervals == 2
+    assert store.steps() == [6]
+    rest = pbt(small, SPACE, 4, ready_every=3, seed=2, search_seed=1,
+               resume=restore_population(store, small, 4))  # fmt: skip
+    whole = pbt(small, SPACE, 4, ready_every=3, seed=2, search_seed=1)
+    for name, value in whole.run.metrics.items():
+        np.testing.assert_array_equal(value, rest.run.metrics[name], err_msg=name)
+    np.testing.assert_array_equal(whole.run.lineage["parent"], rest.run.lineage["parent"])

@@ -91,7 +91,7 @@ def run_population(
     callbacks: list[Any] = [
         bar,
         MemberCsvWriter(out / METRICS_FILE),
-        PopulationCheckpointer(store, args.checkpoint_every, config.num_updates, meta),
+        PopulationCheckpointer(store, args.checkpoint_every, config.num_updates, meta, stop),
     ]
     try:
         if args.strategy == "pbt":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,17 +96,27 @@ class LineageWriter:
 
 
 class PopulationCheckpointer:
-    """Saves the population's state every `every` intervals and after the last update."""
+    """Saves the population's state every `every` intervals, after the last update, and after
+    the interval in which `stop` was set (Ctrl-C), so a stopped search resumes where it ended."""
 
-    def __init__(self, store: CheckpointStore, every: int, num_updates: int, meta: dict):
+    def __init__(
+        self,
+        store: CheckpointStore,
+        every: int,
+        num_updates: int,
+        meta: dict,
+        stop: threading.Event | None = None,
+    ):
         if every < 1:
             raise ConfigError(f"--checkpoint-every must be a positive integer, got {every}")
         self.store, self.every, self.num_updates, self.meta = store, every, num_updates, meta
+        self.stop = stop
 
     def on_interval(self, row: Mapping[str, Any], state: PopulationState) -> None:
-        """Saves `state` (runner state plus lineage, metrics and hyperparameters)."""
+        """Saves `state` (runner state plus lineage, metrics and hyperparameters) when due."""
         done = int(np.asarray(state.runner_state.update).reshape(-1)[0])
-        if state.interval % self.every == 0 or done == self.num_updates:
+        stopping = self.stop is not None and self.stop.is_set()
+        if stopping or state.interval % self.every == 0 or done == self.num_updates:
             self.store.save(state.runner_state, self.meta, extra=state_arrays(state))
 
 
