@@ -234,7 +234,7 @@ def test_pbt_beats_the_grid_of_its_initial_settings_on_cartpole():
     """Initial learning rates log-uniform on 1e-5..1e-2 (most of them bad): PBT with 8 members
     ends higher, in mean final return, than the same 8 settings trained without PBT at the same
     env steps, in each of 3 seeds of the whole experiment."""
-    config = load_config("cartpole", ["total_timesteps=200000"])
+    config = load_config("cartpole", ["total_timesteps=120000"])
     space = {"lr": LogUniform(1e-5, 1e-2)}
     for experiment in range(3):
         result = pbt(config, space, 8, ready_every=20, seed=10 * experiment,

@@ -22,8 +22,9 @@ from purejaxppo.config import (
     hparams_as_float32,
     validate_hparams,
 )
+from purejaxppo.distributed import stop_requested
 from purejaxppo.results import TrainResult
-from purejaxppo.run_axis import abstract_inputs, place, place_state, run_keys, shardings
+from purejaxppo.run_axis import abstract_inputs, place, place_state, run_keys, shardings, to_host
 from purejaxppo.train import make_train
 from purejaxppo.watchdog import (
     Watchdog,
@@ -206,7 +207,7 @@ def train_runs_chunked(
     num_runs = seeds.shape[0]
     hp = hparams_as_float32(validate_hparams(config.hparams if hparams is None else hparams))
     per_run = any(np.ndim(leaf) for leaf in jax.tree.leaves(hp))
-    done = 0 if initial_state is None else int(np.asarray(initial_state.update).reshape(-1)[0])
+    done = 0 if initial_state is None else int(to_host(initial_state.update).reshape(-1)[0])
     if done > config.num_updates:
         raise ConfigError(f"the state is at update {done}, past this config's {config.num_updates}")
     k = chunk_updates or default_chunk_updates(config.num_updates)
@@ -223,7 +224,7 @@ def train_runs_chunked(
     watchdog = Watchdog() if watchdog is None else watchdog
     chunks: list[dict[str, np.ndarray]] = []
     run_seconds, updates_run = 0.0, 0
-    while done < config.num_updates and not (stop is not None and stop.is_set()):
+    while done < config.num_updates and not stop_requested(stop):
         length = min(k, config.num_updates - done)
         start = time.perf_counter()
         state, metrics = compiled[length](state, hp)
@@ -231,7 +232,7 @@ def train_runs_chunked(
         what = f"update {done + 1}" if length == 1 else f"updates {done + 1}-{done + length}"
         what = f"{label}, {what}" if label else what
         state, metrics = wait_ready((state, metrics), watchdog, expected, what)
-        metrics = {name: np.asarray(v) for name, v in vars(metrics).items()}
+        metrics = {name: to_host(v) for name, v in vars(metrics).items()}
         run_seconds += time.perf_counter() - start
         done += length
         updates_run += length

@@ -91,3 +91,14 @@ def place_state(state: Any, devices: tuple) -> Any:
     below 2 devices."""
     runs, _ = shardings(devices, True)
     return state if runs is None else jax.device_put(state, runs)
+
+
+def to_host(x: Any) -> np.ndarray:
+    """`x` as a NumPy array on this host, whole: an array sharded over several processes'
+    devices (`jax.distributed`) is gathered from all of them first (every process must call
+    this for the same array, as for any collective)."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)

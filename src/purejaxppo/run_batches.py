@@ -18,7 +18,7 @@ from purejaxppo.driver import (
     notify,
     train_runs_chunked,
 )
-from purejaxppo.run_axis import chunk_plan, pad_runs
+from purejaxppo.run_axis import chunk_plan, pad_runs, to_host
 
 
 class _Unpadded:
@@ -140,7 +140,7 @@ def train_runs(
         valid = runs.stop - runs.start
         parts.append({n: v[:valid] for n, v in out.metrics.items()})
         if keep_state:
-            states.append(jax.tree.map(lambda x, n=valid: np.asarray(x)[:n], out.runner_state))
+            states.append(jax.tree.map(lambda x, n=valid: to_host(x)[:n], out.runner_state))
         run_seconds += out.run_seconds
         notify(callbacks, "on_call_end", c, num_chunks, out.run_seconds)
     return RunsOutput(

@@ -39,12 +39,17 @@ def host_memory_bytes() -> int:
 
 
 def device_memory_bytes(devices: list | None = None) -> int:
-    """Memory the devices can give a sweep: `MEMORY_FRACTION` of their total (of host RAM on CPU)."""
+    """Memory the devices can give a sweep: `MEMORY_FRACTION` of their total (of host RAM on CPU).
+
+    Only this process's devices can be asked; with several processes (`jax.distributed`) the
+    others are taken to be alike: this process's figure times the share of devices it holds."""
     devices = devices or jax.devices()
-    limits = [(d.memory_stats() or {}).get("bytes_limit") for d in devices]
+    local = [d for d in devices if d.process_index == jax.process_index()] or devices
+    limits = [(d.memory_stats() or {}).get("bytes_limit") for d in local]
     if any(limit is None for limit in limits):
-        return int(MEMORY_FRACTION * host_memory_bytes())
-    return int(MEMORY_FRACTION * sum(limits))
+        processes = len({d.process_index for d in devices})
+        return int(MEMORY_FRACTION * host_memory_bytes()) * processes
+    return int(MEMORY_FRACTION * sum(limits) * len(devices) / len(local))
 
 
 def resolve_max_parallel(

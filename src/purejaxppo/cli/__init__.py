@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from purejaxppo.cli.common import EXIT_INTERRUPTED, EXIT_STALLED, EXIT_USAGE
+from purejaxppo.cli.common import EXIT_INTERRUPTED, EXIT_STALLED, EXIT_USAGE, start_distributed
 
 
 def subcommand_modules() -> list:
@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from purejaxppo.imports import run_imports
 
         run_imports(args.imports, "--import")
+        start_distributed(args)
         return args.func(args)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -81,3 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}{exit_hint()}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(EXIT_STALLED)  # the stuck program would keep a normal exit waiting forever
+    except Exception as error:
+        from purejaxppo.distributed import exit_after_peer_failure
+
+        exit_after_peer_failure(error)  # a distributed run: a lost process, named in one line
+        raise

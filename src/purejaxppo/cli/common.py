@@ -118,3 +118,64 @@ def watchdog_for(stall_seconds: float | None):
     if not stall_seconds > 0:
         raise ConfigError(f"--stall-seconds must be a positive number, got {stall_seconds}")
     return Watchdog(floor_seconds=stall_seconds, idle_seconds=stall_seconds)
+
+
+def add_distributed_arguments(parser) -> None:
+    """`--distributed` and its flags (train, sweep): see docs/distributed.md."""
+    parser.add_argument("--distributed", action="store_true", help="one run over several "
+                        "processes/hosts (jax.distributed); process 0 writes every file")  # fmt: skip
+    parser.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                        help="process 0's address (default: from the cluster, e.g. SLURM)")  # fmt: skip
+    parser.add_argument("--num-processes", type=int, default=None, metavar="N")
+    parser.add_argument("--process-id", type=int, default=None, metavar="I")
+    parser.add_argument("--coordinator-timeout", type=float, default=60.0, metavar="S",
+                        help="seconds to wait for the coordinator (60)")  # fmt: skip
+    parser.add_argument("--peer-timeout", type=float, default=20.0, metavar="S", help="a process "
+                        "silent this long is lost: the others stop with exit code 4 (20)")  # fmt: skip
+
+
+def start_distributed(args) -> None:
+    """Joins the distributed run when `--distributed` is given; refuses its flags without it."""
+    from purejaxppo.config import ConfigError
+
+    if not getattr(args, "distributed", False):
+        for flag in ("coordinator", "num_processes", "process_id"):
+            if getattr(args, flag, None) is not None:
+                name = "--" + flag.replace("_", "-")
+                raise ConfigError(f"{name} applies to a distributed run only: add --distributed")
+        return
+    from purejaxppo import distributed
+
+    distributed.initialize(
+        args.coordinator,
+        args.num_processes,
+        args.process_id,
+        args.coordinator_timeout,
+        args.peer_timeout,
+    )
+
+
+def checked_together(check) -> None:
+    """Runs `check()` (which raises `ConfigError` for bad input) in every process of a
+    distributed run and raises in all of them if it failed in any (alone: just runs it)."""
+    from purejaxppo import distributed
+    from purejaxppo.config import ConfigError
+
+    message = None
+    try:
+        check()
+    except ConfigError as error:
+        message = str(error)
+    distributed.first_error(message)
+
+
+def not_primary_line(kind: str, out) -> None:
+    """The one line a process other than 0 prints about where the output goes."""
+    import jax
+
+    print(
+        f"process {jax.process_index()} of {jax.process_count()}: process 0 writes the {kind} "
+        f"{out}",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -10,9 +10,12 @@ from typing import Any
 
 from purejaxppo.cli import train_logging
 from purejaxppo.cli.common import (
+    add_distributed_arguments,
     check_new_out_dir,
     check_writable_dir,
+    checked_together,
     default_out,
+    not_primary_line,
     phase,
     seeds_word,
     with_imports,
@@ -55,6 +58,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default=None, help="sweep folder (default sweeps/<config>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     train_logging.add_arguments(p)
+    add_distributed_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -118,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
     """Validates everything, runs the sweep (metrics streamed to the --log writers), then writes
     results.csv, best.yaml, sweep.yaml, the plots and with --save-params runs/<K>/ into the sweep
     folder and prints the ranked table. Returns the exit code."""
+    from purejaxppo import distributed
     from purejaxppo.io.sweep_plots import write_sweep_plots
-    from purejaxppo.loading import config_from_dict, load_config, parse_overrides
+    from purejaxppo.loading import config_from_dict, config_to_dict, load_config, parse_overrides
     from purejaxppo.sweep import expand_space, plan_groups, sweep
     from purejaxppo.sweep_output import (
         RUNS_DIR,
@@ -143,8 +148,17 @@ def run(args: argparse.Namespace) -> int:
     configs, groups = plan_groups(config, settings, opt["seeds"], opt["max_parallel"])
     train_logging.check_arguments(args)
     out = Path(args.out) if args.out else default_out(str(name), "sweeps")
-    check_new_out_dir(out)
-    check_writable_dir(out, "--out")
+    primary = distributed.is_primary()
+
+    def check() -> None:
+        distributed.agree((config_to_dict(config), settings, opt), "config, space or seeds")
+        if primary:
+            check_new_out_dir(out)
+            check_writable_dir(out, "--out")
+
+    checked_together(check)
+    if not primary:
+        return _follow(config, settings, opt, args, out)
     print(
         f"sweep {config.env_id}: {len(settings)} setting(s) x {seeds_word(opt['seeds'])} = "
         f"{len(settings) * opt['seeds']} run(s) in {len(groups)} compiled program(s) "
@@ -182,4 +196,15 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"sweep folder: {out}; train the best with the sweep's seeds: {retrain_command(out, result)}"
     )
+    return 0
+
+
+def _follow(config: Any, settings: list, opt: dict[str, Any], args: argparse.Namespace, out) -> int:
+    """A process other than 0 of a distributed sweep: trains its share of every call, writes
+    nothing, prints one line."""
+    from purejaxppo.sweep import sweep
+
+    not_primary_line("sweep folder", out)
+    sweep(config, settings, opt["seeds"], opt["seed"], opt["max_parallel"],
+          keep_states=opt["save_params"], layout=opt["layout"])  # fmt: skip
     return 0

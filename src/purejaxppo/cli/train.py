@@ -11,9 +11,12 @@ from pathlib import Path
 from purejaxppo.cli import train_logging
 from purejaxppo.cli.common import (
     EXIT_INTERRUPTED,
+    add_distributed_arguments,
     check_new_out_dir,
     check_writable_dir,
+    checked_together,
     default_out,
+    not_primary_line,
     phase,
     seeds_word,
     watchdog_for,
@@ -45,6 +48,7 @@ def add_parser(subparsers) -> None:
                    "chunk as stuck and exit with code 3 after S s at ~0%% CPU (CPU) or 10x its "
                    "expected time and at least S s (default 120 and 600)")  # fmt: skip
     train_logging.add_arguments(p)
+    add_distributed_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -138,13 +142,17 @@ def run(args: argparse.Namespace) -> int:
     checkpoints/, summary.json and learning_curve.png into the run folder. Returns the exit
     code: 0, or 128 + the signal's number (130 SIGINT, 143 SIGTERM) when a signal stopped the
     run (after saving a checkpoint)."""
+    import jax
+    import numpy as np
+
+    from purejaxppo import distributed
     from purejaxppo.config import ConfigError
     from purejaxppo.driver import (
         checkpoint_chunking,
         chunk_lengths,
         compile_chunked,
         stop_on_signals,
-        train_chunked,
+        train_runs_chunked,
     )
     from purejaxppo.io.checkpoint import CHECKPOINT_DIR, Checkpointer, CheckpointStore
     from purejaxppo.io.files import (
@@ -181,13 +189,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out} is already complete ({start} updates); nothing to resume", file=sys.stderr)
         store.close()
         return 0
-    if checkpoint is None:
-        check_new_out_dir(out)
-        if args.keep < 1:
+    devices = tuple(jax.devices()) if jax.process_count() > 1 else ()
+    primary = distributed.is_primary()
+
+    def check() -> None:
+        same = (config_to_dict(config), seed, num_seeds, chunk, every, start, str(out))
+        distributed.agree(same, "config, seeds, run folder or checkpoint")
+        if devices and num_seeds % len(devices):
+            raise ConfigError(
+                f"--seeds {num_seeds} does not split evenly over the {len(devices)} devices of "
+                f"this distributed run; give a multiple of {len(devices)}"
+            )
+        if checkpoint is None and args.keep < 1:
             raise ConfigError(f"--keep must be a positive integer, got {args.keep}")
-    check_writable_dir(out, "--out" if checkpoint is None else "--resume")
+        if primary:
+            if checkpoint is None:
+                check_new_out_dir(out)
+            check_writable_dir(out, "--out" if checkpoint is None else "--resume")
+
+    checked_together(check)
+    if not primary:
+        not_primary_line("run folder", out)
     what = f"resuming {out} at update {start}" if checkpoint else f"-> {out}"
-    print(
+    print_if = print if primary else (lambda *a, **k: None)
+    print_if(
         f"training {config.env_id}: {seeds_word(num_seeds)} x {config.env_steps_per_run:,} env "
         f"steps ({config.num_updates} updates, {chunk} per chunk) {what}",
         file=sys.stderr,
@@ -198,34 +223,38 @@ def run(args: argparse.Namespace) -> int:
         f"purejaxppo train --resume {shlex.quote(str(out))}"
     )
     with stop_on_signals(stop) as received:
-        with phase("compiling", enabled=not args.quiet):
-            *_, compile_seconds = compile_chunked(
-                config, num_seeds, False, chunk_lengths(config.num_updates, start, chunk)
-            )
+        with phase("compiling", enabled=not args.quiet and primary):
+            lengths = chunk_lengths(config.num_updates, start, chunk)
+            *_, compile_seconds = compile_chunked(config, num_seeds, False, lengths, devices)
         if checkpoint is None:
-            write_config_yaml(out / CONFIG_FILE, config_to_dict(config))
+            if primary:
+                write_config_yaml(out / CONFIG_FILE, config_to_dict(config))
             store = CheckpointStore(out / CHECKPOINT_DIR, keep=args.keep)
-        else:
+        elif primary:
             truncate_metrics(out, start)
         meta = {"seed": seed, "num_seeds": num_seeds, "config": config_to_dict(config)}
         meta.update(chunk_updates=chunk, checkpoint_every=every)
-        callbacks = [ProgressBar(enabled=not args.quiet)]
-        callbacks += train_logging.make_callbacks(args, out, config)
-        callbacks.append(Checkpointer(store, every, config.num_updates, meta))
-        result = train_chunked(
+        callbacks = []
+        if primary:  # process 0 alone shows progress and writes the metrics
+            callbacks.append(ProgressBar(enabled=not args.quiet))
+            callbacks += train_logging.make_callbacks(args, out, config)
+        callbacks.append(Checkpointer(store, every, config.num_updates, meta))  # every process
+        result = train_runs_chunked(
             config,
-            num_seeds,
-            seed,
+            np.arange(seed, seed + num_seeds),
             chunk_updates=chunk,
             callbacks=callbacks,
             initial_state=None if checkpoint is None else checkpoint.state,
             stop=stop,
             watchdog=watchdog_for(args.stall_seconds),
+            devices=devices,
         )
         with writing_files():
             saved = store.save(result.runner_state, meta)
             store.close()
     result.compile_seconds = compile_seconds
+    if not primary:
+        return (128 + received[0] if received else EXIT_INTERRUPTED) if not result.completed else 0
     if not result.completed:
         print(f"stopped at update {saved.name}/{config.num_updates}; checkpoint {saved}")
         print(f"to resume: purejaxppo train --resume {shlex.quote(str(out))}")

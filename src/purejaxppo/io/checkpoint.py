@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.run_axis import to_host
 from purejaxppo.types import RunnerState
 
 CHECKPOINT_DIR = "checkpoints"  # inside a run folder: one sub-folder per saved update
@@ -36,7 +37,7 @@ def state_digest(state: Any) -> str:
     holds other numbers than were saved."""
     digest = hashlib.sha256()
     for leaf in jax.tree.leaves(state):
-        array = np.ascontiguousarray(np.asarray(leaf))
+        array = np.ascontiguousarray(to_host(leaf))  # gathered from every process if sharded
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
@@ -93,7 +94,7 @@ class CheckpointStore:
         covers it too); a step already saved is left as it is. Returns the step's folder."""
         import orbax.checkpoint as ocp
 
-        step = int(np.asarray(state.update).reshape(-1)[0])
+        step = int(to_host(state.update).reshape(-1)[0])
         if step not in self.steps():
             digest = state_digest(state if extra is None else (state, extra))
             meta = {**meta, "format": FORMAT, "update": step, "digest": digest}
@@ -192,6 +193,6 @@ class Checkpointer:
 
     def on_chunk(self, metrics: dict[str, np.ndarray], runner_state: RunnerState) -> None:
         """Saves `runner_state` if its update counter is a multiple of `every` or the last."""
-        update = int(np.asarray(runner_state.update).reshape(-1)[0])
+        update = int(to_host(runner_state.update).reshape(-1)[0])
         if update % self.every == 0 or update == self.num_updates:
             self.store.save(runner_state, self.meta)
