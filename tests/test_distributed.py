@@ -177,6 +177,7 @@ def test_mismatched_commands_are_refused_before_anything_is_written(tmp_path):
     [
         (["train", "--coordinator", "127.0.0.1:1234"], "applies to a distributed run only"),
         (["train", "--distributed", "--coordinator", "127.0.0.1:1234"], "needs all of"),
+        (["train", "--distributed"], "no cluster environment was detected"),
         (
             [
                 "sweep",

@@ -90,6 +90,7 @@ def initialize(
             "--distributed needs all of --coordinator HOST:PORT, --num-processes N and "
             "--process-id I, or none of them (then the cluster environment supplies them)"
         )
+    previous = jax.config.jax_cpu_collectives_implementation
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     timeouts = {
         "initialization_timeout": max(1, int(timeout_s)),
@@ -100,6 +101,7 @@ def initialize(
         try:
             jax.distributed.initialize(**timeouts)
         except (ValueError, RuntimeError) as error:
+            jax.config.update("jax_cpu_collectives_implementation", previous)
             raise ConfigError(
                 "--distributed without --coordinator: no cluster environment was detected "
                 f"({str(error).splitlines()[0][:120]}); give --coordinator HOST:PORT "
