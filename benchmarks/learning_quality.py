@@ -1,5 +1,6 @@
-"""Learning quality: every config in configs/ over 8 seeds; final return mean, std and IQM beside
-the config's reference return, and one figure of all learning curves.
+"""Learning quality: every config in configs/ over 8 seeds; final return mean, std, IQM and 95%
+bootstrap interval beside the config's reference return, the env steps and wall time until the
+mean curve first reaches 90% of the reference, and one figure of all learning curves.
 
 Usage: python benchmarks/learning_quality.py [--quick] [--configs cartpole acrobot] [--seeds 8]
        [--seed 0]
@@ -16,8 +17,10 @@ import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 from purejaxppo.loading import available_configs, load_config
 from purejaxppo.parallel import train_seeds
 from purejaxppo.results import FINAL_FRACTION, final_return
+from purejaxppo.sweep_results import bootstrap_ci
 
 QUICK_STEPS = 100_000  # --quick: env steps per seed (at least one update)
+TARGET_FRACTION = 0.9  # "time to target": the mean curve first reaches this share of the target
 
 
 def iqm(x: np.ndarray) -> float:
@@ -50,7 +53,34 @@ def run(
         "curve_x": result.metrics["env_steps"][0],
         "curves": result.metrics["episode_return"],
         "seconds": result.run_seconds + result.compile_seconds,
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
     }
+
+
+def time_to_target(row: dict) -> tuple[float | None, float | None, float | None]:
+    """(target, env steps, wall s) at the first update whose mean return over seeds reaches
+    `TARGET_FRACTION` of the reference (of the measured mean final return when the config has
+    none); steps and seconds are None when it never does.
+
+    Updates with no finished episode in some seed are averaged over the others. Wall seconds are
+    the compile time plus the run time in proportion to the updates done: every update of one
+    compiled program does the same work, so it takes the same time up to noise.
+    """
+    finals = row["finals"]
+    base = row["reference"] if row["reference"] is not None else np.nanmean(finals)
+    if base is None or not np.isfinite(base):
+        return None, None, None
+    target = TARGET_FRACTION * float(base)
+    with np.errstate(all="ignore"):
+        mean_curve = np.nanmean(row["curves"], axis=0)
+    reached = np.flatnonzero(mean_curve >= target)
+    if reached.size == 0:
+        return target, None, None
+    first = int(reached[0])
+    updates = mean_curve.shape[0]
+    seconds = row["compile_seconds"] + row["run_seconds"] * (first + 1) / updates
+    return target, float(row["curve_x"][first]), seconds
 
 
 def table(rows: list[dict]) -> str:
@@ -64,13 +94,19 @@ def table(rows: list[dict]) -> str:
         "final mean",
         "final std",
         "final IQM",
+        "95% CI",
         "reference",
+        "90% target",
+        "env steps to target",
+        "wall s to target",
         "wall s",
     ]
     body = []
     for r in rows:
         f = r["finals"]
         budget = "full" if r["steps"] >= r["stated"] * 0.99 else f"quick ({r['stated']:.0e} stated)"
+        low, high = bootstrap_ci(f)
+        target, steps_to, seconds_to = time_to_target(r)
         body.append(
             [
                 r["config"],
@@ -81,7 +117,11 @@ def table(rows: list[dict]) -> str:
                 fmt(np.nanmean(f)),
                 fmt(np.nanstd(f)),
                 fmt(iqm(f)),
+                f"[{fmt(low)}, {fmt(high)}]",
                 fmt(r["reference"]),
+                fmt(target),
+                "not reached" if target is not None and steps_to is None else fmt(steps_to, 0),
+                "not reached" if target is not None and seconds_to is None else fmt(seconds_to, 0),
                 fmt(r["seconds"], 0),
             ]
         )
@@ -143,6 +183,12 @@ def main() -> None:
         "budget 'quick' rows ran fewer env steps than the config states, so they are far below "
         "the reference return, which is for the stated budget.",
         "wall s includes compile time.",
+        "95% CI: percentile bootstrap interval of the mean over seeds (10,000 resamples, "
+        "`purejaxppo.sweep_results.bootstrap_ci`).",
+        f"90% target: {TARGET_FRACTION:.0%} of the reference return, or of the measured mean final "
+        "return where the config has no reference; env steps and wall s to target: the first "
+        "update at which the mean curve over seeds reaches it (wall s = compile + run time "
+        "pro rata of updates).",
     ]
     rows = []
     for name in names:
