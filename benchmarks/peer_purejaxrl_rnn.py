@@ -175,32 +175,41 @@ def _module_from_file(name: str, path: Path) -> types.ModuleType:
     return module
 
 
-def load_ppo_rnn(checkout: Path) -> types.ModuleType:
-    """Imports `purejaxrl/ppo_rnn.py` from a PureJaxRL checkout, with the adapters of the module
-    docstring applied to its namespace.
+def load_purejaxrl_script(checkout: Path, filename: str) -> types.ModuleType:
+    """Imports `purejaxrl/<filename>` from a PureJaxRL checkout with its `wrappers.py` (placeholder
+    brax/navix modules stand in during the import when those are not installed) and its `gymnax`
+    replaced by one whose `make` returns `FiveValueStep` envs.
 
     Args:
-        checkout: the repository root (holding `purejaxrl/ppo_rnn.py` and `purejaxrl/wrappers.py`).
+        checkout: the repository root (holding `purejaxrl/<filename>` and `purejaxrl/wrappers.py`).
+        filename: the script, e.g. "ppo.py" or "ppo_rnn.py".
 
     Returns:
         The module; `module.make_train(config_dict)` gives its pure `train(rng)`.
     """
     folder = Path(checkout).expanduser().resolve() / "purejaxrl"
-    if not (folder / "ppo_rnn.py").is_file():
-        raise SystemExit(f"--purejaxrl {checkout}: no purejaxrl/ppo_rnn.py there")
+    if not (folder / filename).is_file():
+        raise SystemExit(f"--purejaxrl {checkout}: no purejaxrl/{filename} there")
     previous = sys.modules.get("wrappers")
     try:
         with _placeholder_modules(WRAPPERS_EXTRAS + ("navix",)):
-            # ppo_rnn.py does `from wrappers import ...`: the checkout's file under that name
+            # the script does `from wrappers import ...`: the checkout's file under that name
             _module_from_file("wrappers", folder / "wrappers.py")
-            module = _module_from_file("purejaxrl_ppo_rnn", folder / "ppo_rnn.py")
+            module = _module_from_file(f"purejaxrl_{Path(filename).stem}", folder / filename)
     finally:
         if previous is None:
             sys.modules.pop("wrappers", None)
         else:
             sys.modules["wrappers"] = previous
-    module.nn = _LinenWithOldGRUCell()  # read when its modules run, after the import
     module.gymnax = _GymnaxFiveValue()  # read when make_train runs
+    return module
+
+
+def load_ppo_rnn(checkout: Path) -> types.ModuleType:
+    """`purejaxrl/ppo_rnn.py` by `load_purejaxrl_script`, its `nn.GRUCell` seen through
+    `OldApiGRUCell` (the module docstring's adapter 2)."""
+    module = load_purejaxrl_script(checkout, "ppo_rnn.py")
+    module.nn = _LinenWithOldGRUCell()  # read when its modules run, after the import
     return module
 
 
@@ -291,16 +300,25 @@ class Ours:
 
 
 class PureJaxRL:
-    """PureJaxRL's side: `jit(vmap(make_train(config)))` of ppo_rnn.py on the same keys."""
+    """PureJaxRL's side: `jit(vmap(make_train(setting)))` of its script on the same keys; the
+    setting is `purejaxrl_config(config)` unless given (a config dict of the script's own)."""
 
-    def __init__(self, module: types.ModuleType, config: PPOConfig, num_seeds: int):
+    def __init__(
+        self,
+        module: types.ModuleType,
+        config: PPOConfig,
+        num_seeds: int,
+        setting: dict[str, Any] | None = None,
+    ):
         self.module, self.config, self.num_seeds = module, config, num_seeds
+        self.setting = setting
         self.keys = seed_keys(0, num_seeds)
         self.final: np.ndarray | None = None
 
     def prepare(self) -> None:
         """Lowers and compiles, recording the seconds."""
-        train = self.module.make_train(purejaxrl_config(self.config))
+        setting = purejaxrl_config(self.config) if self.setting is None else dict(self.setting)
+        train = self.module.make_train(setting)
         start = time.perf_counter()
         lowered = jax.jit(jax.vmap(train)).lower(self.keys)
         self.compiled = lowered.compile(compiler_options())  # the options ours compiles with
@@ -312,22 +330,29 @@ class PureJaxRL:
         out = jax.block_until_ready(self.compiled(self.keys))
         seconds = time.perf_counter() - start
         if self.final is None:
-            self.final = purejaxrl_final_returns(out["metric"])
+            # ppo_rnn.py names its per-step infos "metric", ppo.py "metrics"
+            self.final = purejaxrl_final_returns(out.get("metric", out.get("metrics")))
             self.params = _param_count(out["runner_state"][0].params, self.num_seeds)
         return seconds
 
 
 def measure(
-    config: PPOConfig, module: types.ModuleType | None, num_seeds: int, repeats: int, only: str
+    config: PPOConfig,
+    module: types.ModuleType | None,
+    num_seeds: int,
+    repeats: int,
+    only: str,
+    setting: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Both sides (or `only` one) for `num_seeds` vmapped seeds: each compiled, then `repeats`
     timed runs each, interleaved with the order alternating (A B, B A, ...). There is no untimed
-    warm-up call: at the full budget a call takes minutes, and the same keys give the same run."""
+    warm-up call: at the full budget a call takes minutes, and the same keys give the same run.
+    `setting`: PureJaxRL's config dict, when it is not `purejaxrl_config(config)`."""
     sides: dict[str, Any] = {}
     if only in ("both", "ours"):
         sides["ours"] = Ours(config, num_seeds)
     if only in ("both", "purejaxrl"):
-        sides["purejaxrl"] = PureJaxRL(module, config, num_seeds)
+        sides["purejaxrl"] = PureJaxRL(module, config, num_seeds, setting)
     for side in sides.values():
         side.prepare()
     times: dict[str, list[float]] = {name: [] for name in sides}
@@ -342,6 +367,7 @@ def measure(
         row[f"{name}_compile"] = side.compile_s if side else math.nan
         row[f"{name}_return"] = float(np.nanmean(side.final)) if side else math.nan
         row[f"{name}_return_std"] = float(np.nanstd(side.final)) if side else math.nan
+        row[f"{name}_finals"] = side.final if side else None
         row[f"{name}_params"] = side.params if side else None
     row["ratio"] = row["ours_sps"] / row["purejaxrl_sps"]
     return row
