@@ -55,6 +55,7 @@ _SLOW_MODULES_FIRST = (
     "test_learning",
     "test_family_craftax",
     "test_search_pbt",
+    "test_distributed",
     "test_resume",
     "test_family_jumanji",
     "test_sharding",
