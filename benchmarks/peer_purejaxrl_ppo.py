@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import bar_panels, figures_note, fmt, hardware_label, markdown_table, write_results
-from peer_purejaxrl_rnn import checkout_commit, load_purejaxrl_script, measure
+from common import figures_note, fmt, hardware_label, markdown_table, write_results
+from peer_purejaxrl_rnn import checkout_commit, figure, load_purejaxrl_script, measure
 
 import purejaxppo  # sets the XLA CPU flag before JAX starts its backend
 from purejaxppo.config import PPOConfig
@@ -101,35 +101,6 @@ def table(rows: list[dict[str, Any]], config: PPOConfig) -> str:
     return markdown_table(headers, body)
 
 
-def figure(rows: list[dict[str, Any]]) -> Any:
-    """Final return and env steps/s of both sides per seed count."""
-    labels = [f"x{r['seeds']}" for r in rows]
-
-    def series(key: str) -> dict[str, list[float]]:
-        return {
-            "purejaxppo": [r[f"ours_{key}"] for r in rows],
-            "PureJaxRL ppo.py": [r[f"purejaxrl_{key}"] for r in rows],
-        }
-
-    return bar_panels(
-        [
-            {
-                "labels": labels,
-                "series": series("return"),
-                "ylabel": "final return",
-                "title": "mean over seeds (last 10% of updates)",
-            },
-            {
-                "labels": labels,
-                "series": series("sps"),
-                "ylabel": "env steps/s",
-                "title": "seeds vmapped, both in one process",
-            },
-        ],
-        f"MinAtar PPO: purejaxppo vs PureJaxRL ppo.py ({hardware_label()})",
-    )
-
-
 def notes(config: PPOConfig, repeats: int, checkout: str) -> list[str]:
     """What was compared and how, for the results file."""
     return [
@@ -190,7 +161,11 @@ def main() -> None:
             f"MinAtar PPO: purejaxppo vs PureJaxRL ppo.py ({hardware_label()})",
             table(rows, config),
             notes(config, args.repeats, args.purejaxrl or "-"),
-            figure(rows),
+            figure(
+                rows,
+                ("purejaxppo", "PureJaxRL ppo.py"),
+                "MinAtar PPO: purejaxppo vs PureJaxRL ppo.py",
+            ),
         )
     print(table(rows, config))
 

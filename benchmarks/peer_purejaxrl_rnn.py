@@ -411,14 +411,18 @@ def table(rows: list[dict[str, Any]], env_id: str) -> str:
     return markdown_table(headers, body)
 
 
-def figure(rows: list[dict[str, Any]]) -> Any:
-    """Env steps/s and final return of both per seed count."""
+def figure(
+    rows: list[dict[str, Any]],
+    names: tuple[str, str] = ("purejaxppo (gru)", "PureJaxRL ppo_rnn"),
+    title: str = "Recurrent PPO: purejaxppo vs PureJaxRL ppo_rnn",
+) -> Any:
+    """Env steps/s and final return of both sides (`names`: ours, theirs) per seed count."""
     labels = [f"x{r['seeds']}" for r in rows]
 
     def series(key: str) -> dict[str, list[float]]:
         return {
-            "purejaxppo (gru)": [r[f"ours_{key}"] for r in rows],
-            "PureJaxRL ppo_rnn": [r[f"purejaxrl_{key}"] for r in rows],
+            names[0]: [r[f"ours_{key}"] for r in rows],
+            names[1]: [r[f"purejaxrl_{key}"] for r in rows],
         }
 
     return bar_panels(
@@ -436,7 +440,7 @@ def figure(rows: list[dict[str, Any]]) -> Any:
                 "title": "mean over seeds (last 10% of updates)",
             },
         ],
-        f"Recurrent PPO: purejaxppo vs PureJaxRL ppo_rnn ({hardware_label()})",
+        f"{title} ({hardware_label()})",
     )
 
 
