@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from purejaxppo import PPOConfig, available_configs, config_to_dict, load_config
+from purejaxppo.cli.sweep_file import read_sweep_file
 from purejaxppo.loading import config_dirs
 from purejaxppo.train import make_train
 
@@ -19,6 +20,7 @@ REQUIRED = {
     "freeway_minatar",
     "spaceinvaders_minatar",
 }
+MINATAR = ["asterix", "breakout", "freeway", "spaceinvaders"]
 
 
 def test_required_configs_ship():
@@ -49,3 +51,18 @@ def test_every_default_key_has_a_comment():
     for line in (config_dirs()[0] / "defaults.yaml").read_text().splitlines():
         if line and not line.startswith("#") and ":" in line:
             assert "#" in line, line
+
+
+@pytest.mark.parametrize("game", MINATAR)
+def test_minatar_config_is_a_setting_of_its_shipped_sweep(game):
+    """Each MinAtar config ships with the sweep that found it: the sweep's base keys hold in the
+    config and every swept field's value in the config is one of the sweep's grid values."""
+    config = load_config(f"{game}_minatar")
+    sweep = read_sweep_file(str(config_dirs()[0] / "sweeps" / f"{game}_minatar.yaml"))
+    assert config.total_timesteps == 10_000_000
+    values = config_to_dict(config)
+    for key, value in sweep["config"].items():
+        assert values[key] == value, key
+    assert sweep["grid"]
+    for key, choices in sweep["grid"].items():
+        assert values[key] in choices, key
