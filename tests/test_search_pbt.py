@@ -15,7 +15,7 @@ from purejaxppo.config import ConfigError
 from purejaxppo.io.checkpoint import CheckpointStore
 from purejaxppo.io.population_files import PopulationCheckpointer, restore_population
 from purejaxppo.search import PBTOptions, pbt
-from purejaxppo.search.pbt import explore_spec, initial_hparams, replay_schedule
+from purejaxppo.search.pbt import explore_spec, initial_hparams
 from purejaxppo.search.pbt_ops import (
     ExploreSpec,
     FieldSpec,
@@ -23,6 +23,7 @@ from purejaxppo.search.pbt_ops import (
     exploit_parents,
     explore,
 )
+from purejaxppo.search.replay import replay_schedule
 from purejaxppo.sweep import sweep
 from purejaxppo.sweep_space import Choice, LogUniform, Uniform
 

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         os._exit(EXIT_STALLED)  # the stuck program would keep a normal exit waiting forever
     except Exception as error:
-        from purejaxppo.distributed import exit_after_peer_failure
+        from purejaxppo.distributed_watch import exit_after_peer_failure
 
         exit_after_peer_failure(error)  # a distributed run: a lost process, named in one line
         raise

@@ -226,7 +226,7 @@ def replay(args: argparse.Namespace) -> int:
     """`purejaxppo pbt --replay FILE [--out DIR]`: one run along the schedule, into a run folder."""
     from purejaxppo.cli.common import check_new_out_dir, default_out
     from purejaxppo.results import final_return
-    from purejaxppo.search.pbt import replay_schedule
+    from purejaxppo.search.replay import replay_schedule
 
     config, schedule, seed = read_schedule(args.replay)
     out = Path(args.out) if args.out else default_out(Path(args.replay).stem, "runs")

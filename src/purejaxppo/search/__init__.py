@@ -3,8 +3,9 @@ Optuna, all on the population machinery of `search.population` (one compiled pro
 
 from purejaxppo.search.halving import HalvingResult, successive_halving
 from purejaxppo.search.optuna_search import OptunaResult, optuna_search
-from purejaxppo.search.pbt import PBTOptions, PBTResult, pbt, replay_schedule
+from purejaxppo.search.pbt import PBTOptions, PBTResult, pbt
 from purejaxppo.search.population import PopulationRun, PopulationState, train_population
+from purejaxppo.search.replay import replay_schedule
 
 __all__ = [
     "HalvingResult",
