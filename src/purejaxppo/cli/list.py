@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
     envs.add_argument(
         "--family",
         default=None,
-        help="list one family's ids instead (navix, craftax, jumanji, xminigrid; its "
+        help="list one family's ids instead (brax, navix, craftax, jumanji, xminigrid; its "
         "extra must be installed)",
     )
     envs.set_defaults(func=run_envs)

@@ -28,6 +28,7 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("gymnax", "purejaxppo.envs.gymnax_family", "gymnax", None, "CartPole-v1"),
+        Family("brax", "purejaxppo.envs.brax_family", "brax", "brax", "brax:inverted_pendulum"),
         Family(
             "navix", "purejaxppo.envs.navix_family", "navix", "navix", "navix:Navix-Empty-5x5-v0"
         ),
