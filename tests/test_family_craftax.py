@@ -108,6 +108,35 @@ def test_standing_in_lava_is_a_termination_even_at_the_time_limit(classic):
         assert int(after.timestep) == 0
 
 
+@pytest.mark.timeout(300)
+def test_environments_ending_together_share_the_pooled_worlds_in_rank_order(classic):
+    """8 vmapped environments with reset_ratio 4 generate 2 worlds in a step (not 8). All 8
+    reach the time limit together: done environment i starts the world made from the reset key
+    of environment i % 2, and each keeps its own exact final observation."""
+    _, _, _, _, raw = classic
+    env, params = make(CLASSIC, reset_ratio=4)
+    params = params.replace(max_timesteps=1)
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(11), 8), params
+    )
+    keys = jax.random.split(jax.random.PRNGKey(12), 8)
+    step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    obs, after, _, terminated, truncated, info = step(keys, states, jnp.zeros(8, jnp.int32), params)
+    assert bool(truncated.all()) and not bool(terminated.any())
+    for i in range(8):
+        raw_key, _ = jax.random.split(keys[i])  # the adapter's own split
+        state_i = jax.tree.map(lambda x: x[i], states)  # noqa: B023
+        np.testing.assert_array_equal(
+            info["final_observation"][i], raw.step(raw_key, state_i, NOOP, params)[0]
+        )
+        _, reset_key = jax.random.split(keys[i % 2])
+        np.testing.assert_array_equal(obs[i], raw.reset(reset_key, params)[0])
+        assert int(after.timestep[i]) == 0
+    assert not np.array_equal(obs[0], obs[1])  # two different worlds
+    with pytest.raises(ConfigError, match="reset_ratio must be an integer >= 1"):
+        make_env(f"craftax:{CLASSIC}", env_kwargs={"reset_ratio": 0})
+
+
 @pytest.mark.timeout(600)
 def test_two_seeds_train_evaluate_to_the_time_limit_and_load(tmp_path, capsys):
     """One vmapped run of 2 seeds (the CLI's program), with an in-training evaluation, then

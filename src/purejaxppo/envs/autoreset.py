@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 
 
 class AutoReset(NamedTuple):
@@ -72,4 +73,80 @@ def auto_reset(
         obs=select_tree(done, reset_obs, obs),
         state=select_tree(done, reset_state, state),
         final_observation=obs,
+    )
+
+
+def _where_rows(done: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """`select_tree` over a batch: `done` is `[N]`, the leaves `[N, ...]`."""
+
+    def pick(a: jax.Array, b: jax.Array) -> jax.Array:
+        out = jnp.where(done.reshape(done.shape + (1,) * (b.ndim - 1)), a, b)
+        return out if out.dtype == b.dtype else out.astype(b.dtype)
+
+    return jax.tree.map(pick, on_true, on_false)
+
+
+def pooled_auto_reset(
+    reset: Callable[[jax.Array, Any], tuple[Any, Any]], reset_ratio: int
+) -> Callable[..., AutoReset]:
+    """`auto_reset` for a family whose reset is expensive (craftax generates a world).
+
+    Unbatched, the returned function is `auto_reset`. Under `vmap` over N environments it
+    does not run `reset` N times and select (what a plain select costs under `vmap`): it runs
+    it for a pool of `ceil(N / reset_ratio)` environments only, the first ones (by index) to
+    be done in this step, each with its own key, and hands the pool's episodes to the done
+    environments in order. Whenever at most the pool's size of environments end in one step,
+    the result is bit for bit the plain `vmap(auto_reset)`; beyond it, the done environment
+    of rank r (0-based, by index) starts the same episode as rank `r % pool`, as in craftax's
+    own optimistic resets.
+
+    Args:
+        reset: `reset(key, params) -> (obs, state)`.
+        reset_ratio: environments per fresh episode generated in a step (1: one per
+            environment, exactly `auto_reset`).
+
+    Returns:
+        `fn(key, done, obs, state, params) -> AutoReset` (the arguments of `auto_reset`, with
+        the params `reset` needs passed in, not closed over: `vmap` must see every array).
+    """
+    if reset_ratio < 1:
+        raise ValueError(f"reset_ratio must be >= 1, got {reset_ratio}")
+
+    def plain(key, done, obs, state, params):
+        return auto_reset(key, done, obs, state, lambda k: reset(k, params))
+
+    reset_done = custom_vmap(plain)
+
+    @reset_done.def_vmap
+    def reset_done_batched(axis_size, in_batched, key, done, obs, state, params):
+        pool = -(-axis_size // reset_ratio)
+        if pool >= axis_size or any(jax.tree.leaves(in_batched[4])):
+            # nothing to save, or params that differ per environment: the plain select
+            args = (key, done, obs, state, params)
+            args = [_broadcast(x, b, axis_size) for x, b in zip(args, in_batched, strict=True)]
+            out = jax.vmap(plain)(*args)
+            return out, jax.tree.map(lambda _: True, out)
+        key, done, obs, state = (
+            _broadcast(x, b, axis_size)
+            for x, b in zip((key, done, obs, state), in_batched[:4], strict=True)
+        )
+        rank = jnp.cumsum(done) - 1  # [N]: order of each done environment among this step's
+        first = jnp.nonzero(done, size=pool, fill_value=0)[0]  # [pool]: the first done ones
+        fresh_obs, fresh_state = jax.vmap(reset, in_axes=(0, None))(key[first], params)
+        slot = jnp.mod(rank, pool)
+        take = lambda tree: jax.tree.map(lambda x: x[slot], tree)  # noqa: E731
+        out = AutoReset(
+            obs=_where_rows(done, take(fresh_obs), obs),
+            state=_where_rows(done, take(fresh_state), state),
+            final_observation=obs,
+        )
+        return out, jax.tree.map(lambda _: True, out)
+
+    return reset_done
+
+
+def _broadcast(tree: Any, batched: Any, size: int) -> Any:
+    """Gives every leaf of `tree` a leading axis of `size` where `batched` says it has none."""
+    return jax.tree.map(
+        lambda x, b: x if b else jnp.broadcast_to(x, (size,) + jnp.shape(x)), tree, batched
     )

@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 from craftax.craftax_env import make_craftax_env_from_name
 
-from purejaxppo.envs.autoreset import auto_reset
+from purejaxppo.envs.autoreset import pooled_auto_reset
+from purejaxppo.errors import ConfigError
 
 # make_craftax_env_from_name(name, auto_reset=False) knows exactly these (its "-AutoReset-"
 # aliases exist only with craftax's own auto-reset, which would hide the final observation).
@@ -21,6 +22,10 @@ _NAMES = (
     "Craftax-Pixels-v1",
 )
 _NO_LIMIT = 2**31 - 1  # a max_timesteps no episode reaches: is_game_over without its time limit
+# Environments per world generated in a step (`autoreset.pooled_auto_reset`): 64 environments
+# generate 4 worlds a step, not 64. craftax's own PPO uses the same ratio for its optimistic
+# resets; more than 4 of 64 episodes ending in one step is rare once agents survive a while.
+DEFAULT_RESET_RATIO = 16
 
 
 def env_ids() -> list[str]:
@@ -39,9 +44,10 @@ class CraftaxEnv:
     `discount` is dropped (it is 0 at the time limit too).
     """
 
-    def __init__(self, inner: Any, name: str):
+    def __init__(self, inner: Any, name: str, reset_ratio: int = DEFAULT_RESET_RATIO):
         self.inner = inner
         self.name = name
+        self._reset_done = pooled_auto_reset(inner.reset, reset_ratio)
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.inner, attr)
@@ -79,8 +85,7 @@ class CraftaxEnv:
         time_up = next_state.timestep >= params.max_timesteps
         truncated = jnp.logical_and(time_up, jnp.logical_not(terminated))
         done = jnp.logical_or(terminated, truncated)
-        reset = lambda k: self.inner.reset(k, params)  # noqa: E731
-        after = auto_reset(reset_key, done, obs, next_state, reset)
+        after = self._reset_done(reset_key, done, obs, next_state, params)
         info = {k: v for k, v in info.items() if k != "discount"}
         info["final_observation"] = after.final_observation
         reward = jnp.asarray(reward, jnp.float32)
@@ -95,11 +100,16 @@ class CraftaxEnv:
         return self.inner.observation_space(params)
 
 
-def make(name: str, **static_params: Any) -> tuple[CraftaxEnv, Any]:
+def make(
+    name: str, reset_ratio: int = DEFAULT_RESET_RATIO, **static_params: Any
+) -> tuple[CraftaxEnv, Any]:
     """Makes craftax environment `name`.
 
     Args:
         name: one of `env_ids()`.
+        reset_ratio: under `vmap` over N environments, each step generates
+            `ceil(N / reset_ratio)` fresh worlds for the episodes that end
+            (`autoreset.pooled_auto_reset`); 1 generates one per environment.
         **static_params: fields of craftax's `StaticEnvParams` to change (e.g. `map_size` in
             Classic); these shape arrays, so they are constructor arguments, not params.
 
@@ -110,4 +120,6 @@ def make(name: str, **static_params: Any) -> tuple[CraftaxEnv, Any]:
     if static_params:
         static = inner.default_static_params().replace(**static_params)
         inner = type(inner)(static_env_params=static)
-    return CraftaxEnv(inner, name), inner.default_params
+    if not isinstance(reset_ratio, int) or reset_ratio < 1:
+        raise ConfigError(f"craftax reset_ratio must be an integer >= 1, got {reset_ratio!r}")
+    return CraftaxEnv(inner, name, reset_ratio), inner.default_params
