@@ -19,10 +19,11 @@ import numpy as np
 
 from purejaxppo.config import ConfigError, Hyperparams, PPOConfig
 from purejaxppo.driver import notify
-from purejaxppo.hparams import HPARAM_FIELDS, check_hparam_value
+from purejaxppo.hparams import HPARAM_FIELDS
 from purejaxppo.results import final_return
 from purejaxppo.search.population import train_population
-from purejaxppo.sweep_space import Choice, LogUniform, Uniform
+from purejaxppo.search.space import searchable_space
+from purejaxppo.sweep_space import Choice, LogUniform
 
 INSTALL_HINT = "the optuna strategy needs optuna: pip install 'purejaxppo[optuna]'"
 # Marks a trial told FAIL because its final return was NaN: it counts as done on resume, unlike
@@ -38,47 +39,6 @@ def _import_optuna() -> Any:
     return optuna
 
 
-def _checked_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigError(f"{name} must be searched over numbers, got {value!r}")
-    check_hparam_value(name, value)
-    return float(value)
-
-
-def _checked_space(space: Mapping[str, Any]) -> dict[str, Uniform | LogUniform | Choice]:
-    if not isinstance(space, Mapping) or not space:
-        raise ConfigError(
-            "an optuna space must be a non-empty mapping of hyperparameter -> distribution"
-        )
-    out: dict[str, Uniform | LogUniform | Choice] = {}
-    for name, dist in space.items():
-        if name not in HPARAM_FIELDS:
-            raise ConfigError(
-                f"{name!r} cannot be searched by optuna: only hyperparameters change inside one "
-                f"program ({', '.join(HPARAM_FIELDS)}); set a static field in the config instead"
-            )
-        if isinstance(dist, Uniform | LogUniform):
-            low, high = _checked_number(name, dist.low), _checked_number(name, dist.high)
-            if low > high or (isinstance(dist, LogUniform) and low <= 0):
-                raise ConfigError(
-                    f"{type(dist).__name__}({dist.low}, {dist.high}) for {name} is empty or "
-                    "invalid: it needs low <= high (and low > 0 for loguniform)"
-                )
-            out[name] = type(dist)(low, high)
-            continue
-        values = dist.values if isinstance(dist, Choice) else dist
-        if (
-            isinstance(values, str)
-            or not isinstance(values, Sequence | np.ndarray)
-            or not len(values)
-        ):
-            raise ConfigError(
-                f"{name}: give Uniform, LogUniform, Choice or a non-empty list of values, got {dist!r}"
-            )
-        out[name] = Choice(tuple(_checked_number(name, v) for v in values))
-    return out
-
-
 def optuna_distributions(space: Mapping[str, Any]) -> dict[str, Any]:
     """Optuna distributions of a space: `Uniform` -> `FloatDistribution`, `LogUniform` ->
     `FloatDistribution(log=True)`, `Choice` or a list of numbers -> `CategoricalDistribution`
@@ -92,7 +52,7 @@ def optuna_distributions(space: Mapping[str, Any]) -> dict[str, Any]:
             an empty or invalid distribution, or a value out of the field's range.
         ImportError: optuna is not installed (with the install command).
     """
-    checked = _checked_space(space)
+    checked = searchable_space(space, "optuna")
     distributions = _import_optuna().distributions
     out: dict[str, Any] = {}
     for name, dist in checked.items():

@@ -24,6 +24,7 @@ from purejaxppo.hparams import HPARAM_FIELDS
 from purejaxppo.results import final_return
 from purejaxppo.search.pbt_ops import ExploreSpec, FieldSpec, exploit_and_explore
 from purejaxppo.search.population import PopulationRun, PopulationState, train_population
+from purejaxppo.search.space import searchable_space
 from purejaxppo.sweep_space import Choice, LogUniform, Uniform, expand_space
 
 
@@ -66,25 +67,13 @@ class PBTOptions:
 def explore_spec(space: Mapping[str, Any], options: PBTOptions) -> ExploreSpec:
     """The searched fields of a PBT space: `Uniform` / `LogUniform` give bounds, `Choice` or a
     list of values gives the sorted values a field moves between."""
-    if not isinstance(space, Mapping) or not space:
-        raise ConfigError(
-            "a PBT space must be a non-empty mapping of hyperparameter -> distribution"
-        )
     fields = []
-    for name, dist in space.items():
-        if name not in HPARAM_FIELDS:
-            raise ConfigError(
-                f"{name!r} cannot be searched by PBT: only hyperparameters change inside one "
-                f"program ({', '.join(HPARAM_FIELDS)}); set a static field with --set"
-            )
-        if isinstance(dist, Uniform | LogUniform):
-            fields.append(
-                FieldSpec(name, float(dist.low), float(dist.high), isinstance(dist, LogUniform))
-            )
-        else:
-            values = dist.values if isinstance(dist, Choice) else tuple(dist)
-            values = tuple(sorted(float(v) for v in values))
+    for name, dist in searchable_space(space, "PBT").items():
+        if isinstance(dist, Choice):
+            values = tuple(sorted(dist.values))
             fields.append(FieldSpec(name, values[0], values[-1], choices=values))
+        else:
+            fields.append(FieldSpec(name, dist.low, dist.high, isinstance(dist, LogUniform)))
     return ExploreSpec(tuple(fields), tuple(options.factors), options.resample_probability)
 
 
