@@ -3,6 +3,7 @@ above a random policy, a GRU over grids, and one-line errors for every bad setti
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +15,7 @@ from purejaxppo.config import ConfigTypeError
 from purejaxppo.evaluate import make_evaluate
 from purejaxppo.loading import config_from_dict, config_to_dict
 from purejaxppo.networks import CNN, CNNActorCritic, NetworkSpec, PolicyNetwork, check_network
+from purejaxppo.networks.cnn import SameConv
 from purejaxppo.parallel import seed_keys
 
 # Breakout-MinAtar, small: 8 envs x 32 steps per update
@@ -49,6 +51,36 @@ def test_cnn_shapes_on_10x10_grids(shared):
     assert len(cnns) == (1 if shared else 2)  # separate actor and critic have their own CNN
     spec = NetworkSpec((10, 10, 4), 3, True)
     check_network(PolicyNetwork(module, spec), "CNNActorCritic")  # the network contract holds
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "shape,kernel,stride",
+    [
+        ((10, 10, 4), 3, 1),
+        ((10, 10, 16), 3, 2),
+        ((7, 9, 3), 5, 2),
+        ((5, 6, 2), 2, 3),
+        ((1, 1, 2), 3, 2),
+    ],
+)
+def test_same_conv_equals_flax_conv_with_the_same_parameters(shape, kernel, stride):
+    """SameConv computes nn.Conv(padding="SAME") from nn.Conv's own parameter tree, also under
+    vmap over runs that each have their own kernel (where it avoids grouped convolutions)."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (6, *shape))
+    ours = SameConv(8, kernel, stride)
+    flax_conv = nn.Conv(8, (kernel, kernel), strides=(stride, stride), padding="SAME")
+    params = ours.init(jax.random.PRNGKey(1), x)
+    reference = flax_conv.init(jax.random.PRNGKey(1), x)
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, reference)
+    params = jax.tree.map(lambda p: p + 0.1, params)  # a nonzero bias too
+    out = ours.apply(params, x)
+    np.testing.assert_allclose(out, flax_conv.apply(params, x), rtol=2e-5, atol=2e-5)
+    runs = jax.vmap(lambda k: jax.tree.map(lambda p: p * k, params))(jnp.arange(1.0, 4.0))
+    batched = jax.jit(jax.vmap(ours.apply, in_axes=(0, None)))(runs, x)
+    for r in range(3):
+        one = flax_conv.apply(jax.tree.map(lambda p, r=r: p[r], runs), x)
+        np.testing.assert_allclose(batched[r], one, rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.timeout(120)

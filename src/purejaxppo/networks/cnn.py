@@ -23,6 +23,46 @@ def conv_layers(
     return tuple(zip(channels, kernel_sizes, strides, strict=True))
 
 
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) padding of one spatial axis for "SAME": output ceil(size / stride)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv(nn.Module):
+    """A square "SAME" convolution computed as patches times a matrix, with `nn.Conv`'s
+    parameters (`kernel` `[k, k, C, channels]`, `bias` `[channels]`) and its output.
+
+    Why not `nn.Conv`: under `vmap` over runs (seeds, a sweep), every run has its own kernel,
+    and XLA turns the batched convolution into a grouped one, which its CPU backend runs far
+    slower than one convolution per run. Here the k*k shifted views of the padded input are
+    concatenated on the channel axis and multiplied by the kernel reshaped to
+    `[k * k * C, channels]`: under `vmap` that is a batched matrix product.
+    """
+
+    channels: int
+    kernel: int
+    stride: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Maps `[B, H, W, C]` to `[B, ceil(H / stride), ceil(W / stride), channels]`."""
+        k, s = self.kernel, self.stride
+        kernel = self.param("kernel", orthogonal(np.sqrt(2.0)), (k, k, x.shape[-1], self.channels))
+        bias = self.param("bias", nn.initializers.zeros, (self.channels,))
+        (top, bottom), (left, right) = (same_padding(n, k, s) for n in x.shape[1:3])
+        padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        out_h, out_w = -(-x.shape[1] // s), -(-x.shape[2] // s)
+        views = [
+            padded[:, i : i + (out_h - 1) * s + 1 : s, j : j + (out_w - 1) * s + 1 : s, :]
+            for i in range(k)
+            for j in range(k)
+        ]  # in the kernel's (row, column, channel) order
+        patches = jnp.concatenate(views, axis=-1)
+        return patches @ kernel.reshape(-1, self.channels) + bias
+
+
 class CNN(nn.Module):
     """Square convolutions with "SAME" padding, then a flatten.
 
@@ -43,16 +83,9 @@ class CNN(nn.Module):
         # one batch axis for the convolution, whatever the leading axes were
         x = obs.reshape((-1, *obs.shape[-3:])).astype(jnp.float32)
         act = ACTIVATIONS[self.activation]
-        for channels, kernel, stride in self.layers:
-            conv = nn.Conv(
-                channels,
-                (kernel, kernel),
-                strides=(stride, stride),
-                padding="SAME",
-                kernel_init=orthogonal(np.sqrt(2.0)),
-                bias_init=nn.initializers.zeros,
-            )
-            x = act(conv(x))
+        for i, (channels, kernel, stride) in enumerate(self.layers):
+            # named like nn.Conv's layers, whose parameters these are
+            x = act(SameConv(channels, kernel, stride, name=f"Conv_{i}")(x))
         return x.reshape((*batch, -1))
 
 
@@ -70,4 +103,4 @@ class CNNActorCritic(ActorCritic):
         return MLP(self.hidden_sizes, self.activation, name=name)(x)
 
 
-__all__ = ["CNN", "CNNActorCritic", "ConvLayers", "conv_layers"]
+__all__ = ["CNN", "CNNActorCritic", "ConvLayers", "SameConv", "conv_layers", "same_padding"]
