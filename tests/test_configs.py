@@ -20,7 +20,7 @@ REQUIRED = {
     "freeway_minatar",
     "spaceinvaders_minatar",
 }
-MINATAR = ["asterix", "breakout", "freeway", "spaceinvaders"]
+MINATAR = ["asterix", "breakout", "freeway", "seaquest", "spaceinvaders"]
 
 
 def test_required_configs_ship():
@@ -66,3 +66,12 @@ def test_minatar_config_is_a_setting_of_its_shipped_sweep(game):
     assert sweep["grid"]
     for key, choices in sweep["grid"].items():
         assert values[key] in choices, key
+
+
+def test_every_shipped_sweep_file_reads_and_names_a_minatar_game():
+    files = sorted((config_dirs()[0] / "sweeps").glob("*.yaml"))
+    assert len(files) >= 6
+    for path in files:
+        sweep = read_sweep_file(str(path))
+        assert sweep["config"]["env_id"].endswith("-MinAtar"), path.name
+        assert sweep.get("grid") or sweep.get("list"), path.name
