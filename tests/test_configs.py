@@ -70,7 +70,7 @@ def test_minatar_config_is_a_setting_of_its_shipped_sweep(game):
 
 def test_every_shipped_sweep_file_reads_and_names_a_minatar_game():
     files = sorted((config_dirs()[0] / "sweeps").glob("*.yaml"))
-    assert len(files) >= 6
+    assert {f"{game}_minatar.yaml" for game in MINATAR} <= {path.name for path in files}
     for path in files:
         sweep = read_sweep_file(str(path))
         assert sweep["config"]["env_id"].endswith("-MinAtar"), path.name
