@@ -14,12 +14,8 @@ which its CPU backend runs slowly; `SameConv` is a batched matrix product.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
-import sys
 
-from common import fmt, markdown_table, write_results
+from common import alternated, child_json, fmt, markdown_table, write_results
 
 CHILD = """
 import json, sys
@@ -51,13 +47,7 @@ print(json.dumps({"compile": result.compile_seconds, "run": result.run_seconds,
 
 def measure(config: str, seeds: int, updates: int, conv: str) -> dict[str, float]:
     """One fresh process: compile and run seconds and env steps/s of `train_seeds`."""
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, config, str(seeds), str(updates), conv],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_json(["-c", CHILD, config, str(seeds), str(updates), conv])
 
 
 def main() -> None:
@@ -70,20 +60,20 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for seeds in args.seeds:
-        runs = {"flax": [], "ours": []}
-        for _ in range(args.repeats):
-            for conv in runs:
-                runs[conv].append(measure(args.config, seeds, args.updates, conv))
-        speed = {c: statistics.median(r["steps_per_second"] for r in runs[c]) for c in runs}
+        med = alternated(
+            ["flax", "ours"],
+            args.repeats,
+            lambda conv, seeds=seeds: measure(args.config, seeds, args.updates, conv),
+        )
         for conv, label in (("flax", "flax nn.Conv"), ("ours", "SameConv (shipped)")):
-            compile_s = statistics.median(r["compile"] for r in runs[conv])
+            speed = med[conv]["steps_per_second"]
             rows.append(
                 [
                     label,
                     seeds,
-                    f"{speed[conv]:,.0f}",
-                    fmt(compile_s),
-                    fmt(speed[conv] / speed["flax"], 2),
+                    f"{speed:,.0f}",
+                    fmt(med[conv]["compile"]),
+                    fmt(speed / med["flax"]["steps_per_second"], 2),
                 ]
             )
     body = markdown_table(

@@ -106,6 +106,38 @@ def median_times(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, f
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def child_json(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 900) -> Any:
+    """Runs `python *argv` in a fresh process and returns the JSON value on the last line it
+    printed (a measurement free of this process's compiled programs and caches)."""
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=timeout,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def alternated(
+    variants: Sequence[str], repeats: int, measure: Callable[[str], dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """`measure(variant)` `repeats` times per variant in the order A, B, A, B, ... (so drifts
+    in the machine's load hit every variant alike); returns each variant's median per key."""
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    for _ in range(repeats):
+        for variant in variants:
+            runs[variant].append(measure(variant))
+            print(variant, runs[variant][-1], flush=True)
+    return {
+        v: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for v, rs in runs.items()
+    }
+
+
 def fmt(x: float | None, digits: int = 1) -> str:
     """A number for a table cell: thousands separators for big values, '-' for missing/NaN."""
     if x is None or x != x:

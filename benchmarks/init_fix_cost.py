@@ -13,11 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
 
-from common import bar_panels, figures_note, fmt, hardware_label, markdown_table, write_results
+from common import (
+    alternated,
+    bar_panels,
+    child_json,
+    figures_note,
+    fmt,
+    hardware_label,
+    markdown_table,
+    write_results,
+)
 
 STEPS = 100_000  # env steps per seed
 
@@ -48,9 +54,7 @@ def child(variant: str, seeds: int) -> None:
 def measure(variant: str, seeds: int) -> dict:
     """One case in a fresh process, without the persistent compile cache."""
     env = {**os.environ, "PUREJAXPPO_COMPILE_CACHE": "0"}
-    cmd = [sys.executable, __file__, "--child", variant, str(seeds)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=900)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_json([__file__, "--child", variant, str(seeds)], env=env)
 
 
 def main() -> None:
@@ -68,12 +72,7 @@ def main() -> None:
     rows, ratios = [], []
     load = os.getloadavg()[0]
     for seeds in args.seeds:
-        runs: dict[str, list[dict]] = {"jax": [], "ours": []}
-        for _ in range(args.pairs):
-            for variant in ("jax", "ours"):
-                runs[variant].append(measure(variant, seeds))
-                print(seeds, variant, runs[variant][-1], flush=True)
-        med = {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in runs.items()}
+        med = alternated(["jax", "ours"], args.pairs, lambda v, seeds=seeds: measure(v, seeds))
         ratio = med["ours"]["steps_per_second"] / med["jax"]["steps_per_second"]
         ratios.append(ratio)
         rows.append(

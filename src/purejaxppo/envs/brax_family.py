@@ -11,6 +11,7 @@ from brax import envs as brax_envs
 from flax import struct
 from gymnax.environments import spaces
 
+from purejaxppo.envs.autoreset import auto_reset
 from purejaxppo.errors import ConfigError
 
 # The backend used when env_kwargs name none. "mjx" (MuJoCo's own solver) and brax's default
@@ -68,11 +69,15 @@ class BraxEnv:
         shapes = jax.eval_shape(brax_env.reset, jax.random.PRNGKey(0))
         flat, self._treedef = jax.tree.flatten(shapes)
         self._empty = [leaf if leaf.size == 0 else None for leaf in flat]
+        self._kept_dtypes = [leaf.dtype for leaf in flat if leaf.size != 0]
         self._observation_space = _space_of(shapes.obs)
 
     def _pack(self, brax_state: Any) -> tuple[jax.Array, ...]:
+        # Leaves take the reset state's dtypes: brax returns some step fields as Python floats,
+        # and the trainer's scan carry must not change type between steps.
         flat = self._treedef.flatten_up_to(brax_state)
-        return tuple(x for x, e in zip(flat, self._empty, strict=True) if e is None)
+        kept = [x for x, e in zip(flat, self._empty, strict=True) if e is None]
+        return tuple(jnp.asarray(x, d) for x, d in zip(kept, self._kept_dtypes, strict=True))
 
     def brax_state(self, state: BraxEnvState) -> Any:
         """The brax `State` (pipeline_state, obs, reward, done, metrics, info) inside `state`."""
@@ -117,19 +122,17 @@ class BraxEnv:
         time = state.time + 1
         terminated = jnp.asarray(stepped.done) > 0.5
         truncated = jnp.logical_and(time >= params.max_steps_in_episode, ~terminated)
-        done = jnp.logical_or(terminated, truncated)
-        fresh = self.brax_env.reset(key)
-        # Leaves keep the reset state's dtypes: brax returns some step fields as Python floats,
-        # and the trainer's scan carry must not change type between steps.
-        brax_state = jax.tree.map(
-            lambda new, old: jnp.where(done, new, old).astype(jnp.asarray(new).dtype),
-            fresh,
-            stepped,
+        # brax's step is deterministic, so `key` is the reset's alone
+        after = auto_reset(
+            key,
+            jnp.logical_or(terminated, truncated),
+            _float32(stepped.obs),
+            BraxEnvState(leaves=self._pack(stepped), time=time),
+            lambda reset_key: self.reset(reset_key, params),
         )
-        next_state = BraxEnvState(leaves=self._pack(brax_state), time=jnp.where(done, 0, time))
-        info = {"final_observation": _float32(stepped.obs)}
+        info = {"final_observation": after.final_observation}
         reward = jnp.asarray(stepped.reward, jnp.float32)
-        return _float32(brax_state.obs), next_state, reward, terminated, truncated, info
+        return after.obs, after.state, reward, terminated, truncated, info
 
     def action_space(self, params: BraxParams | None = None) -> spaces.Box:
         """`Box(-1, 1, (action_size,))`: brax's normalized actuator commands."""

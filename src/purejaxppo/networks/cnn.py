@@ -23,13 +23,6 @@ def conv_layers(
     return tuple(zip(channels, kernel_sizes, strides, strict=True))
 
 
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """(before, after) padding of one spatial axis for "SAME": output ceil(size / stride)."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 class SameConv(nn.Module):
     """A square "SAME" convolution computed as patches times a matrix, with `nn.Conv`'s
     parameters (`kernel` `[k, k, C, channels]`, `bias` `[channels]`) and its output.
@@ -51,9 +44,9 @@ class SameConv(nn.Module):
         k, s = self.kernel, self.stride
         kernel = self.param("kernel", orthogonal(np.sqrt(2.0)), (k, k, x.shape[-1], self.channels))
         bias = self.param("bias", nn.initializers.zeros, (self.channels,))
-        (top, bottom), (left, right) = (same_padding(n, k, s) for n in x.shape[1:3])
-        padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-        out_h, out_w = -(-x.shape[1] // s), -(-x.shape[2] // s)
+        pads = jax.lax.padtype_to_pads(x.shape[1:3], (k, k), (s, s), "SAME")
+        padded = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+        out_h, out_w = ((n - k) // s + 1 for n in padded.shape[1:3])
         views = [
             padded[:, i : i + (out_h - 1) * s + 1 : s, j : j + (out_w - 1) * s + 1 : s, :]
             for i in range(k)
@@ -103,4 +96,4 @@ class CNNActorCritic(ActorCritic):
         return MLP(self.hidden_sizes, self.activation, name=name)(x)
 
 
-__all__ = ["CNN", "CNNActorCritic", "ConvLayers", "SameConv", "conv_layers", "same_padding"]
+__all__ = ["CNN", "CNNActorCritic", "ConvLayers", "SameConv", "conv_layers"]
