@@ -15,24 +15,15 @@ pytest.importorskip("brax")
 
 from brax import envs as brax_envs  # noqa: E402
 
-from purejaxppo import ConfigError, PPOConfig, load_policy, make_train  # noqa: E402
+from family_checks import tiny_config, train_and_eval_two_seeds  # noqa: E402
+from purejaxppo import ConfigError, load_policy, make_train  # noqa: E402
 from purejaxppo.cli import main  # noqa: E402
 from purejaxppo.envs import brax_family, make_env  # noqa: E402
 from purejaxppo.envs.brax_family import BraxParams  # noqa: E402
-from purejaxppo.io.files import read_metrics_csv  # noqa: E402
 
 PENDULUM = "inverted_pendulum"
 # Reward 1 per upright step; a 30-step limit keeps evaluation scans short.
-TINY = PPOConfig(
-    env_id=f"brax:{PENDULUM}",
-    env_params={"max_steps_in_episode": 30},
-    num_envs=4,
-    num_steps=16,
-    total_timesteps=2 * 64,
-    update_epochs=1,
-    num_minibatches=1,
-    hidden_sizes=(16,),
-)
+TINY = tiny_config(f"brax:{PENDULUM}", max_steps_in_episode=30)
 
 
 @pytest.fixture(scope="module")
@@ -130,18 +121,11 @@ def test_env_params_override_and_brax_episode_length_points_to_it():
 @pytest.mark.timeout(500)
 def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path):
     out = tmp_path / "run"
-    sets = ["env_id=brax:inverted_pendulum", "env_params={max_steps_in_episode: 30}",
-            "num_envs=4", "num_steps=16", "total_timesteps=128", "update_epochs=1",
-            "num_minibatches=1", "hidden_sizes=[16]"]  # fmt: skip
-    args = [arg for s in sets for arg in ("--set", s)]
-    assert main(["train", *args, "--seeds", "2", "--quiet", "--out", str(out)]) == 0
-    metrics = read_metrics_csv(out / "metrics.csv")  # the 2 seeds ran as one vmapped program
-    assert metrics["policy_loss"].shape == (2, TINY.num_updates) == (2, 2)
-    assert np.isfinite(metrics["value_loss"]).all() and (metrics["episodes_finished"] > 0).all()
+    metrics = train_and_eval_two_seeds(TINY, out, episodes=3)
+    assert (metrics["episodes_finished"] > 0).all()
     returns = metrics["episode_return"]
     assert (returns >= 1).all() and (returns <= 30).all()  # 1 per step, 30-step limit
     assert not np.array_equal(returns[0], returns[1])  # the seeds differ
-    assert main(["eval", str(out), "--episodes", "3"]) == 0
     report = json.loads((out / "eval.json").read_text())
     returns = np.asarray(report["returns"])
     assert returns.shape == (2, 3) and (returns >= 1).all() and (returns <= 30).all()

@@ -9,27 +9,18 @@ import navix
 import numpy as np
 import pytest
 
-from purejaxppo import ConfigError, PPOConfig, load_policy
+from family_checks import tiny_config, train_and_eval_two_seeds
+from purejaxppo import ConfigError, load_policy
 from purejaxppo.cli import main
 from purejaxppo.envs import check_protocol, make_env
 from purejaxppo.envs.navix_family import env_ids, make
-from purejaxppo.io.files import read_metrics_csv
 
 NAME = "Navix-Empty-5x5-v0"
 ENV_ID = f"navix:{NAME}"
 TURN_LEFT, TURN_RIGHT, FORWARD = 0, 1, 2
 # The agent starts at (1, 1) facing east, the goal is at (3, 3): two east, turn south, two south.
 TO_GOAL = (FORWARD, FORWARD, TURN_RIGHT, FORWARD, FORWARD)
-TINY = PPOConfig(
-    env_id=ENV_ID,
-    env_params={"max_steps_in_episode": 20},
-    num_envs=4,
-    num_steps=16,
-    total_timesteps=2 * 64,
-    update_epochs=1,
-    num_minibatches=1,
-    hidden_sizes=(16,),
-)
+TINY = tiny_config(ENV_ID, max_steps_in_episode=20)
 
 
 def _steps(env, params, actions, seed=0):
@@ -127,22 +118,7 @@ def test_env_params_set_the_time_limit_through_make_env():
 @pytest.mark.timeout(500)
 def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path, capsys):
     out = tmp_path / "run"
-    sets = [
-        f"env_id={ENV_ID}",
-        "env_params={max_steps_in_episode: 20}",
-        "num_envs=4",
-        "num_steps=16",
-        "total_timesteps=128",
-        "num_minibatches=1",
-        "hidden_sizes=[16]",
-    ]
-    args = ["train", *(a for s in sets for a in ("--set", s)), "--seeds", "2", "--quiet"]
-    assert main([*args, "--out", str(out)]) == 0
-    metrics = read_metrics_csv(out / "metrics.csv")  # the 2 seeds ran as one vmapped program
-    assert metrics["episode_return"].shape == (2, TINY.num_updates)
-    assert np.isfinite(metrics["policy_loss"]).all() and np.isfinite(metrics["value_loss"]).all()
-    assert main(["eval", str(out), "--episodes", "2"]) == 0
-    assert (out / "eval.json").is_file()
+    train_and_eval_two_seeds(TINY, out, episodes=2)
     policy = load_policy(out, seed=1, deterministic=True)
     env, params = make(NAME)
     obs, _ = env.reset(jax.random.PRNGKey(0), params)

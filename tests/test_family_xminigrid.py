@@ -10,11 +10,11 @@ import pytest
 import xminigrid
 from xminigrid.types import StepType
 
-from purejaxppo import ConfigError, PPOConfig, load_policy
+from family_checks import tiny_config, train_and_eval_two_seeds
+from purejaxppo import ConfigError, load_policy
 from purejaxppo.cli import main
 from purejaxppo.envs import check_protocol, make_env
 from purejaxppo.envs.xminigrid_family import env_ids, make
-from purejaxppo.io.files import read_metrics_csv
 
 NAME = "MiniGrid-Empty-6x6"
 ENV_ID = f"xminigrid:{NAME}"
@@ -22,16 +22,7 @@ FORWARD, TURN_RIGHT, TURN_LEFT = 0, 1, 2
 # The agent starts at (1, 1) facing right, the goal is at (4, 4): three right, turn down,
 # three down.
 TO_GOAL = (FORWARD,) * 3 + (TURN_RIGHT,) + (FORWARD,) * 3
-TINY = PPOConfig(
-    env_id=ENV_ID,
-    env_params={"max_steps_in_episode": 20},
-    num_envs=4,
-    num_steps=16,
-    total_timesteps=2 * 64,
-    update_epochs=1,
-    num_minibatches=1,
-    hidden_sizes=(16,),
-)
+TINY = tiny_config(ENV_ID, max_steps_in_episode=20)
 
 
 def _steps(env, params, actions, seed=0):
@@ -132,22 +123,7 @@ def test_env_params_set_the_time_limit_and_reward_scale_through_make_env():
 @pytest.mark.timeout(500)
 def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path, capsys):
     out = tmp_path / "run"
-    sets = [
-        f"env_id={ENV_ID}",
-        "env_params={max_steps_in_episode: 20}",
-        "num_envs=4",
-        "num_steps=16",
-        "total_timesteps=128",
-        "num_minibatches=1",
-        "hidden_sizes=[16]",
-    ]
-    args = ["train", *(a for s in sets for a in ("--set", s)), "--seeds", "2", "--quiet"]
-    assert main([*args, "--out", str(out)]) == 0
-    metrics = read_metrics_csv(out / "metrics.csv")  # the 2 seeds ran as one vmapped program
-    assert metrics["episode_return"].shape == (2, TINY.num_updates)
-    assert np.isfinite(metrics["policy_loss"]).all() and np.isfinite(metrics["value_loss"]).all()
-    assert main(["eval", str(out), "--episodes", "2"]) == 0
-    assert (out / "eval.json").is_file()
+    train_and_eval_two_seeds(TINY, out, episodes=2)
     policy = load_policy(out, seed=1, deterministic=True)
     env, params = make(NAME)
     obs, _ = env.reset(jax.random.PRNGKey(0), params)
