@@ -1,13 +1,16 @@
-"""What every environment family's tests check the same way: a tiny training config, and a
-two-seed run folder trained, evaluated and loaded through the CLI."""
+"""What every environment family's tests check the same way: a tiny training config, a two-seed
+run folder trained, evaluated and loaded through the CLI, and the CLI's refusal of a bad id."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from purejaxppo import PPOConfig
+from purejaxppo import PPOConfig, load_policy
 from purejaxppo.cli import main
 from purejaxppo.io.files import read_metrics_csv
 
@@ -50,3 +53,21 @@ def train_and_eval_two_seeds(config: PPOConfig, out: Path, episodes: int) -> dic
     assert main(["eval", str(out), "--episodes", str(episodes)]) == 0
     assert (out / "eval.json").is_file()
     return metrics
+
+
+def assert_discrete_policy_loads(out: Path, obs: jax.Array, num_actions: int) -> None:
+    """`load_policy` of seed 1 of the run folder `out` acts on one observation `obs` and on a
+    batch of 3, with actions in `[0, num_actions)`."""
+    policy = load_policy(out, seed=1, deterministic=True)
+    assert 0 <= int(policy(obs)) < num_actions
+    assert policy(jnp.stack([obs] * 3)).shape == (3,)
+
+
+def assert_train_refuses_in_one_line(env_id: str, expected: str, out: Path, capsys: Any) -> None:
+    """`purejaxppo train --set env_id=ENV_ID` exits 2 with one line on stderr that contains
+    `expected`, and writes no run folder at `out`."""
+    capsys.readouterr()
+    code = main(["train", "--set", f"env_id={env_id}", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+    assert not out.exists()

@@ -10,9 +10,13 @@ import pytest
 import xminigrid
 from xminigrid.types import StepType
 
-from family_checks import tiny_config, train_and_eval_two_seeds
-from purejaxppo import ConfigError, load_policy
-from purejaxppo.cli import main
+from family_checks import (
+    assert_discrete_policy_loads,
+    assert_train_refuses_in_one_line,
+    tiny_config,
+    train_and_eval_two_seeds,
+)
+from purejaxppo import ConfigError
 from purejaxppo.envs import check_protocol, make_env
 from purejaxppo.envs.xminigrid_family import env_ids, make
 
@@ -124,11 +128,9 @@ def test_env_params_set_the_time_limit_and_reward_scale_through_make_env():
 def test_two_seeds_train_in_one_program_and_the_run_folder_evaluates_and_loads(tmp_path, capsys):
     out = tmp_path / "run"
     train_and_eval_two_seeds(TINY, out, episodes=2)
-    policy = load_policy(out, seed=1, deterministic=True)
     env, params = make(NAME)
     obs, _ = env.reset(jax.random.PRNGKey(0), params)
-    assert 0 <= int(policy(obs)) < 6
-    assert policy(jnp.stack([obs] * 3)).shape == (3,)
+    assert_discrete_policy_loads(out, obs, num_actions=6)
     capsys.readouterr()
 
 
@@ -138,9 +140,8 @@ def test_unknown_id_is_one_line_with_close_ids_and_cli_exits_2(tmp_path, capsys)
                        r" close ids: xminigrid:MiniGrid-Empty-6x6") as error:  # fmt: skip
         make_env("xminigrid:MiniGrid-Empty-6x6-v0")
     assert "\n" not in str(error.value)
-    code = main(["train", "--set", "env_id=xminigrid:MiniGrid-Emty-6x6", "--quiet", "--out",
-                 str(tmp_path / "bad")])  # fmt: skip
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and "xminigrid:MiniGrid-Empty-6x6" in err
+    assert_train_refuses_in_one_line(
+        "xminigrid:MiniGrid-Emty-6x6", "xminigrid:MiniGrid-Empty-6x6", tmp_path / "bad", capsys
+    )
     with pytest.raises(ConfigError, match="env_kwargs .* rejected by xminigrid:MiniGrid-Empty-6x6"):
         make_env(ENV_ID, env_kwargs={"size": 6})
