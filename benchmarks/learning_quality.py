@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import fmt, markdown_table, write_results
+from common import RESULTS_DIR, fmt, markdown_table, write_results
 
 import purejaxppo  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 from purejaxppo.loading import available_configs, load_config
@@ -128,6 +128,21 @@ def table(rows: list[dict]) -> str:
     return markdown_table(headers, body)
 
 
+def write_curves(name: str, rows: list[dict], first_seed: int) -> None:
+    """`results/<name>_curves.csv`: per config and update, the env steps and each seed's mean
+    episode return (empty where the seed finished no episode), so that targets can be read off
+    later without training again."""
+    lines = []
+    for r in rows:
+        seeds = range(first_seed, first_seed + r["curves"].shape[0])
+        if not lines:
+            lines.append(",".join(["config", "env_steps", *(f"seed_{k}" for k in seeds)]))
+        for x, returns in zip(r["curve_x"], r["curves"].T, strict=True):
+            cells = ["" if np.isnan(v) else f"{v:.4g}" for v in returns]
+            lines.append(",".join([r["config"], f"{int(x)}", *cells]))
+    (RESULTS_DIR / f"{name}_curves.csv").write_text("\n".join(lines) + "\n")
+
+
 def figure(rows: list[dict]):
     """One figure: a panel per config, mean episode return (median and IQR band over seeds)."""
     import matplotlib
@@ -189,6 +204,7 @@ def main() -> None:
         "return where the config has no reference; env steps and wall s to target: the first "
         "update at which the mean curve over seeds reaches it (wall s = compile + run time "
         "pro rata of updates).",
+        f"Curves (each seed's return per update): `{args.name}_curves.csv` beside this file.",
     ]
     rows = []
     for name in names:
@@ -197,6 +213,7 @@ def main() -> None:
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         # written after every config, so an interrupted run still leaves a complete file
         write_results(args.name, "Learning quality (CPU)", table(rows), notes, figure(rows))
+        write_curves(args.name, rows, args.seed)
     print(table(rows))
 
 
