@@ -56,6 +56,41 @@ def purejaxrl_setting(env_id: str, env_steps: int) -> dict[str, Any]:
     return {**PUREJAXRL_MINATAR, "ENV_NAME": env_id, "TOTAL_TIMESTEPS": env_steps, "DEBUG": False}
 
 
+def shared_settings(config: PPOConfig) -> dict[str, tuple[Any, Any]]:
+    """(ours, PureJaxRL's) value of every setting both sides have, by our name; value
+    clipping is always on in ppo.py."""
+    h, p = config.hparams, PUREJAXRL_MINATAR
+    return {
+        "lr": (f"{h.lr:g}", f"{p['LR']:g}"),
+        "ent": (f"{h.ent_coef:g}", f"{p['ENT_COEF']:g}"),
+        "gamma": (f"{h.gamma:g}", f"{p['GAMMA']:g}"),
+        "value clip": ("on" if config.clip_value_loss else "off", "on"),
+        "envs": (config.num_envs, p["NUM_ENVS"]),
+        "steps per rollout": (config.num_steps, p["NUM_STEPS"]),
+        "epochs": (config.update_epochs, p["UPDATE_EPOCHS"]),
+        "minibatches": (config.num_minibatches, p["NUM_MINIBATCHES"]),
+        "GAE lambda": (f"{h.gae_lambda:g}", f"{p['GAE_LAMBDA']:g}"),
+        "clip": (f"{h.clip_eps:g}", f"{p['CLIP_EPS']:g}"),
+        "vf": (f"{h.vf_coef:g}", f"{p['VF_COEF']:g}"),
+        "grad norm": (f"{h.max_grad_norm:g}", f"{p['MAX_GRAD_NORM']:g}"),
+        "LR annealing to 0": (
+            "on" if config.anneal_lr else "off",
+            "on" if p["ANNEAL_LR"] else "off",
+        ),
+    }
+
+
+def differing(config: PPOConfig, side: str) -> list[tuple[str, Any]]:
+    """(name, value) on `side` ("ours" or "purejaxrl") of the settings where the sides differ,
+    lr and entropy always included (the setting column names them)."""
+    pick = 0 if side == "ours" else 1
+    return [
+        (k, v[pick])
+        for k, v in shared_settings(config).items()
+        if v[0] != v[1] or k in ("lr", "ent")
+    ]
+
+
 def _summary(finals: np.ndarray | None) -> list[str]:
     """[mean ± std, IQM, 95% CI] cells for one side's per-seed final returns."""
     if finals is None:
@@ -79,13 +114,11 @@ def table(rows: list[dict[str, Any]], config: PPOConfig) -> str:
         "compile s",
     ]
     ours = (
-        f"`{config.env_id}` config: {list(config.hidden_sizes)} {config.activation}, lr "
-        f"{config.hparams.lr:g}, ent {config.hparams.ent_coef:g}, value clip "
-        f"{'on' if config.clip_value_loss else 'off'}"
+        f"`{config.env_id}` config: {list(config.hidden_sizes)} {config.activation}, "
+        + ", ".join(f"{k} {v}" for k, v in differing(config, "ours"))
     )
-    theirs = (
-        f"MinAtar setting: [{PUREJAXRL_WIDTH}, {PUREJAXRL_WIDTH}] relu, lr "
-        f"{PUREJAXRL_MINATAR['LR']:g}, ent {PUREJAXRL_MINATAR['ENT_COEF']:g}, value clip on"
+    theirs = f"MinAtar setting: [{PUREJAXRL_WIDTH}, {PUREJAXRL_WIDTH}] relu, " + ", ".join(
+        f"{k} {v}" for k, v in differing(config, "purejaxrl")
     )
     body = []
     for r in rows:
@@ -109,12 +142,13 @@ def notes(config: PPOConfig, repeats: int, checkout: str) -> list[str]:
         f"{checkout_commit(checkout)}; not copied), its `gymnax.make` returning gymnax 1.0 envs "
         "through `FiveValueStep` (done = terminated | truncated), placeholder brax/navix modules "
         "during the import of `wrappers.py`; its algorithm and setting unchanged.",
-        f"Same env ({config.env_id}), {config.env_steps_per_run:,} env steps per seed "
-        f"({config.num_updates} updates of {config.num_envs} envs x {config.num_steps} steps on "
-        "both sides), the same seed keys, all seeds vmapped in one program per side. Each "
+        f"Same env ({config.env_id}), {config.env_steps_per_run:,} env steps per seed (ours: "
+        f"{config.num_updates} updates of {config.num_envs} envs x {config.num_steps} steps), "
+        "the same seed keys, all seeds vmapped in one program per side. Each "
         "side runs its own MinAtar hyperparameters (the table's setting column); the remaining "
-        "ones are equal (gamma 0.99, GAE lambda 0.95, clip 0.2, vf 0.5, grad norm 0.5, 4 epochs "
-        "x 8 minibatches, LR annealed to 0).",
+        "ones are equal ("
+        + ", ".join(f"{k} {o}" for k, (o, t) in shared_settings(config).items() if o == t)
+        + ").",
         "Other differences (design): ours bootstraps truncated episodes from the critic on the "
         "pre-reset observation; ppo.py treats truncation as termination. ppo.py returns every "
         "step's `info` as metrics; ours reduces them per update inside the program.",
@@ -144,11 +178,11 @@ def main() -> None:
         args.steps, args.seeds = 8 * config.batch_size, [1]
     if args.steps is not None:
         config = config.replace(total_timesteps=args.steps)
-    if (config.num_envs, config.num_steps) != (
-        PUREJAXRL_MINATAR["NUM_ENVS"],
-        PUREJAXRL_MINATAR["NUM_STEPS"],
-    ):
-        raise SystemExit(f"config {args.config!r}: the comparison needs 64 envs x 128 steps")
+    if config.env_steps_per_run % (PUREJAXRL_MINATAR["NUM_ENVS"] * PUREJAXRL_MINATAR["NUM_STEPS"]):
+        raise SystemExit(
+            f"config {args.config!r}: {config.env_steps_per_run} env steps per seed are no whole "
+            "number of ppo.py's updates (64 envs x 128 steps)"
+        )
     name = args.name or ("peer_purejaxrl_ppo_quick" if args.quick else "peer_purejaxrl_ppo")
     module = load_purejaxrl_script(Path(args.purejaxrl), "ppo.py") if args.only != "ours" else None
     setting = purejaxrl_setting(config.env_id, config.env_steps_per_run)
