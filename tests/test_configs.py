@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import yaml
 
 from purejaxppo import PPOConfig, available_configs, config_to_dict, load_config
 from purejaxppo.cli.sweep_file import read_sweep_file
 from purejaxppo.loading import config_dirs
+from purejaxppo.sweep_space import expand_space
 from purejaxppo.train import make_train
 
 REQUIRED = {
@@ -57,21 +56,8 @@ def test_every_default_key_has_a_comment():
 
 def sweep_settings(sweep: dict) -> list[dict]:
     """Every setting a sweep file trains, as the fields it fixes: its base config updated with
-    one grid point (the product of the grid's axes) or one entry of its `list`."""
-    base = dict(sweep["config"])
-    grid = sweep.get("grid") or {}
-    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    return [{**base, **point} for point in points if grid] + [
-        {**base, **entry} for entry in sweep.get("list") or []
-    ]
-
-
-def test_sweep_settings_expands_grids_and_lists():
-    sweep = {"config": {"lr": 1.0, "gamma": 0.9}, "grid": {"lr": [1, 2], "ent_coef": [0, 3]}}
-    assert len(sweep_settings(sweep)) == 4
-    assert {"lr": 2, "gamma": 0.9, "ent_coef": 3} in sweep_settings(sweep)
-    listed = {"config": {"lr": 1.0}, "list": [{}, {"lr": 2.0}]}
-    assert sweep_settings(listed) == [{"lr": 1.0}, {"lr": 2.0}]
+    each setting `purejaxppo.sweep_space.expand_space` makes of its grid or list."""
+    return [{**sweep["config"], **s} for s in expand_space(sweep.get("list") or sweep["grid"])]
 
 
 @pytest.mark.parametrize("game", MINATAR)
